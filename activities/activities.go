@@ -1,0 +1,323 @@
+// Package activities holds the two steps of a generation: Generate calls the
+// provider and stages the image on the worker's disk; Store uploads a staged
+// image to storage. Splitting them means a storage outage retries only the
+// upload and never pays for a second generation.
+package activities
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/imagegen/imagegen"
+)
+
+// Activities holds the dependencies of the activities. Register a pointer to
+// it with a worker; workflows call its methods through a nil *Activities.
+type Activities struct {
+	Provider Provider
+	Images   Store
+	// ProviderName is reported in results ("workersai", "preview").
+	ProviderName string
+	// Placeholder marks images that are not AI-generated (the preview provider).
+	Placeholder bool
+	// Staging is this worker's staging area; its queue receives the Store
+	// activities for images staged here.
+	Staging *Staging
+	// HeartbeatEvery is how often Generate heartbeats while the provider works.
+	HeartbeatEvery time.Duration
+	Logger         *slog.Logger
+}
+
+// GenerateInput names the job and what to generate.
+type GenerateInput struct {
+	JobID   string           `json:"job_id"`
+	Request imagegen.Request `json:"request"`
+}
+
+// Staged describes an image written to a worker's staging area: everything the
+// workflow needs except the bytes, which never enter workflow history.
+type Staged struct {
+	// File is the staged file's name inside the staging directory.
+	File        string `json:"file"`
+	StoreQueue  string `json:"store_queue"`
+	ContentType string `json:"content_type"`
+	SizeBytes   int64  `json:"size_bytes"`
+	SHA256      string `json:"sha256"`
+	Width       int    `json:"width,omitempty"`
+	Height      int    `json:"height,omitempty"`
+	// ProviderMillis is how long the provider call took.
+	ProviderMillis int64  `json:"provider_ms"`
+	Provider       string `json:"provider"`
+	Placeholder    bool   `json:"placeholder,omitempty"`
+}
+
+// StoreInput asks for a staged image to be uploaded under Key.
+type StoreInput struct {
+	JobID  string `json:"job_id"`
+	Key    string `json:"key"`
+	Staged Staged `json:"staged"`
+}
+
+// Stored is where an image ended up.
+type Stored struct {
+	Key         string `json:"key"`
+	URL         string `json:"url"`
+	StoreMillis int64  `json:"store_ms"`
+}
+
+// Generate calls the provider once and stages the image on local disk. If this
+// worker already staged the image for the same workflow run (an earlier attempt
+// finished the provider call but the worker died before reporting), the staged
+// copy is reused and the provider is not called again.
+func (a *Activities) Generate(ctx context.Context, in GenerateInput) (Staged, error) {
+	info := activity.GetInfo(ctx)
+	log := a.logger().With("job_id", in.JobID, "model", in.Request.Model, "attempt", info.Attempt)
+	name := stagedName(in.JobID, info.WorkflowExecution.RunID)
+
+	if staged, ok := a.Staging.lookup(name); ok {
+		log.Info("reusing staged image from an earlier attempt", "file", staged.File)
+		return staged, nil
+	}
+
+	stop := a.heartbeat(ctx)
+	start := time.Now()
+	img, err := a.Provider.Generate(ctx, in.Request)
+	elapsed := time.Since(start)
+	stop()
+	if err != nil {
+		log.Warn("provider call failed", "error", err, "elapsed", elapsed)
+		return Staged{}, toActivityError(ctx, err)
+	}
+	staged := Staged{
+		StoreQueue:     a.Staging.Queue(),
+		ContentType:    img.ContentType,
+		SizeBytes:      int64(len(img.Data)),
+		ProviderMillis: elapsed.Milliseconds(),
+		Provider:       a.ProviderName,
+		Placeholder:    a.Placeholder,
+	}
+	sum := sha256.Sum256(img.Data)
+	staged.SHA256 = hex.EncodeToString(sum[:])
+	staged.Width, staged.Height = imageSize(img.Data)
+	staged, err = a.Staging.put(name, img.Data, staged)
+	if err != nil {
+		// Disk trouble on this worker: retryable, another attempt may land elsewhere.
+		return Staged{}, fmt.Errorf("stage image for job %s: %w", in.JobID, err)
+	}
+	log.Info("image generated", "content_type", staged.ContentType, "bytes", staged.SizeBytes, "provider_ms", staged.ProviderMillis)
+	return staged, nil
+}
+
+// Store uploads a staged image. It runs on the queue of the worker that staged
+// it. Uploading is idempotent, so retries after a storage fault are safe.
+func (a *Activities) Store(ctx context.Context, in StoreInput) (Stored, error) {
+	log := a.logger().With("job_id", in.JobID, "key", in.Key, "attempt", activity.GetInfo(ctx).Attempt)
+	data, err := a.Staging.read(in.Staged.File)
+	if err != nil {
+		// The staged file is gone (disk wiped): only a new generation can help.
+		return Stored{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("staged image for job %s is missing: %v", in.JobID, err), ErrTypeStagedImageLost, nil)
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != in.Staged.SHA256 {
+		return Stored{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("staged image for job %s is corrupt", in.JobID), ErrTypeStagedImageLost, nil)
+	}
+	start := time.Now()
+	if err := a.Images.Put(ctx, in.Key, data, in.Staged.ContentType); err != nil {
+		log.Warn("upload failed", "error", err)
+		return Stored{}, toActivityError(ctx, fmt.Errorf("upload %s: %w", in.Key, err))
+	}
+	url, err := a.Images.URL(ctx, in.Key)
+	if err != nil {
+		return Stored{}, toActivityError(ctx, fmt.Errorf("url for %s: %w", in.Key, err))
+	}
+	elapsed := time.Since(start)
+	a.Staging.remove(in.Staged.File)
+	log.Info("image stored", "store_ms", elapsed.Milliseconds())
+	return Stored{Key: in.Key, URL: url, StoreMillis: elapsed.Milliseconds()}, nil
+}
+
+// ErrTypeStagedImageLost is the application error type of a Store that cannot
+// find its staged image; the workflow answers it by generating again.
+const ErrTypeStagedImageLost = "staged_image_lost"
+
+// ImageKey is the storage key of a job's image: a date prefix for lifecycle
+// rules, then the job id (a random UUID, so keys are unguessable and carry no
+// user text), then the extension of the real image type.
+func ImageKey(jobID string, created time.Time, contentType string) string {
+	return created.UTC().Format("2006/01/02") + "/" + jobID + imagegen.ExtensionFor(contentType)
+}
+
+// toActivityError turns a classified error into a Temporal application error
+// whose type is the error kind, retryable or not as the kind says. The message
+// is the model-facing one; it never carries credentials.
+func toActivityError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var e *imagegen.Error
+	if !errors.As(err, &e) {
+		// Unclassified: assume transient, the retry policy bounds the cost.
+		return temporal.NewApplicationErrorWithOptions(err.Error(), string(imagegen.KindUpstream), temporal.ApplicationErrorOptions{})
+	}
+	return temporal.NewApplicationErrorWithOptions(err.Error(), string(e.Kind), temporal.ApplicationErrorOptions{
+		NonRetryable: !e.Kind.Retryable(),
+	})
+}
+
+// heartbeat reports liveness while a long provider call runs, so that a dead
+// worker is noticed within the heartbeat timeout rather than the full
+// start-to-close timeout, and so that cancellation reaches the activity.
+func (a *Activities) heartbeat(ctx context.Context) (stop func()) {
+	every := a.HeartbeatEvery
+	if every <= 0 {
+		every = 3 * time.Second
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+func (a *Activities) logger() *slog.Logger {
+	if a.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return a.Logger
+}
+
+func stagedName(jobID, runID string) string {
+	return sanitize(jobID) + "_" + sanitize(runID)
+}
+
+// sanitize keeps ids safe as file names whatever a caller put in them.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-':
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// Staging is a worker's directory of generated-but-not-yet-stored images, and
+// the task queue that routes Store activities back to this worker.
+type Staging struct {
+	dir   string
+	queue string
+}
+
+// OpenStaging opens (creating) a staging directory. The worker's store queue is
+// named after an id kept in the directory, so a worker restarted on the same
+// disk picks up the uploads its predecessor left staged.
+func OpenStaging(dir, queuePrefix string) (*Staging, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create staging dir %s: %w", dir, err)
+	}
+	idFile := filepath.Join(dir, "worker-id")
+	id, err := os.ReadFile(idFile)
+	if err != nil || len(strings.TrimSpace(string(id))) == 0 {
+		id = []byte(newID())
+		if err := writeAtomic(idFile, id); err != nil {
+			return nil, fmt.Errorf("write staging id: %w", err)
+		}
+	}
+	return &Staging{dir: dir, queue: queuePrefix + "-" + strings.TrimSpace(string(id))}, nil
+}
+
+// Queue is the task queue that reaches the worker owning this staging area.
+func (s *Staging) Queue() string { return s.queue }
+
+// Sweep removes staged files older than maxAge: images of jobs that failed or
+// were regenerated elsewhere.
+func (s *Staging) Sweep(maxAge time.Duration) (removed int) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return 0
+	}
+	cutoff := time.Now().Add(-maxAge)
+	for _, e := range entries {
+		if e.Name() == "worker-id" {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
+			if os.Remove(filepath.Join(s.dir, e.Name())) == nil {
+				removed++
+			}
+		}
+	}
+	return removed
+}
+
+func (s *Staging) put(name string, data []byte, meta Staged) (Staged, error) {
+	meta.File = name + imagegen.ExtensionFor(meta.ContentType)
+	if err := writeAtomic(filepath.Join(s.dir, meta.File), data); err != nil {
+		return Staged{}, err
+	}
+	// The metadata is written last: its presence means the image is complete.
+	b, err := json.Marshal(meta)
+	if err != nil {
+		return Staged{}, err
+	}
+	if err := writeAtomic(filepath.Join(s.dir, name+".json"), b); err != nil {
+		return Staged{}, err
+	}
+	return meta, nil
+}
+
+func (s *Staging) lookup(name string) (Staged, bool) {
+	b, err := os.ReadFile(filepath.Join(s.dir, name+".json"))
+	if err != nil {
+		return Staged{}, false
+	}
+	var meta Staged
+	if json.Unmarshal(b, &meta) != nil || meta.File == "" {
+		return Staged{}, false
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, meta.File)); err != nil {
+		return Staged{}, false
+	}
+	meta.StoreQueue = s.queue
+	return meta, true
+}
+
+func (s *Staging) read(file string) ([]byte, error) {
+	if file == "" || file != filepath.Base(file) {
+		return nil, fmt.Errorf("invalid staged file name %q", file)
+	}
+	return os.ReadFile(filepath.Join(s.dir, file))
+}
+
+func (s *Staging) remove(file string) {
+	if file == "" || file != filepath.Base(file) {
+		return
+	}
+	ext := filepath.Ext(file)
+	os.Remove(filepath.Join(s.dir, file))
+	os.Remove(filepath.Join(s.dir, strings.TrimSuffix(file, ext)+".json"))
+}

@@ -1,0 +1,22 @@
+package activities
+
+import (
+	"context"
+
+	"github.com/imagegen/imagegen"
+)
+
+// Provider generates one image. Implementations: workersai.Client (Cloudflare
+// Workers AI) and preview.Renderer (offline placeholder). Errors should be
+// *imagegen.Error so that the activity can decide whether to retry.
+type Provider interface {
+	Generate(ctx context.Context, req imagegen.Request) (imagegen.Image, error)
+}
+
+// Store keeps images and names them with a URL. Implementations live in
+// package objectstore (S3/R2 and a local directory). Put must be idempotent:
+// writing the same key twice leaves one object.
+type Store interface {
+	Put(ctx context.Context, key string, data []byte, contentType string) error
+	URL(ctx context.Context, key string) (string, error)
+}

@@ -1,0 +1,108 @@
+// Package imagegen holds the vocabulary every layer shares: the models table,
+// generation requests, generated images and the error kinds that decide
+// whether a failed provider call is worth retrying.
+//
+// It imports nothing from the rest of the module, so the workflow, the
+// activities, the MCP layer and each provider package can all depend on it
+// without depending on each other.
+package imagegen
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxPromptLength is the longest prompt, in characters, that every model
+// accepts (Workers AI rejects longer ones with error 5006).
+const MaxPromptLength = 2048
+
+// Request is one image to generate. Zero values of the optional parameters mean
+// "the model's default"; Validate rejects parameters the model does not take.
+type Request struct {
+	Prompt string `json:"prompt"`
+	Model  string `json:"model"`
+
+	NegativePrompt string   `json:"negative_prompt,omitempty"`
+	Width          int      `json:"width,omitempty"`
+	Height         int      `json:"height,omitempty"`
+	Steps          int      `json:"steps,omitempty"`
+	Seed           *int64   `json:"seed,omitempty"`
+	Guidance       *float64 `json:"guidance,omitempty"`
+}
+
+// Image is what a provider returns: the bytes and their real media type, named
+// from the magic bytes rather than from what the provider claimed.
+type Image struct {
+	Data        []byte
+	ContentType string
+}
+
+// Extension returns the file extension (with dot) for the image's media type.
+func (i Image) Extension() string { return ExtensionFor(i.ContentType) }
+
+// ExtensionFor maps a media type to the file extension used in storage keys.
+func ExtensionFor(contentType string) string {
+	switch contentType {
+	case "image/png":
+		return ".png"
+	case "image/jpeg":
+		return ".jpg"
+	case "image/webp":
+		return ".webp"
+	default:
+		return ".bin"
+	}
+}
+
+// SniffImageType names the image format from its magic bytes. It returns ""
+// for anything that is not a PNG, JPEG or WebP image, so that garbage never
+// gets stored as a picture.
+func SniffImageType(b []byte) string {
+	switch {
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
+		return "image/png"
+	case bytes.HasPrefix(b, []byte{0xFF, 0xD8, 0xFF}):
+		return "image/jpeg"
+	case len(b) >= 12 && string(b[0:4]) == "RIFF" && string(b[8:12]) == "WEBP":
+		return "image/webp"
+	default:
+		return ""
+	}
+}
+
+// Validate checks a request against the models table and returns an *Error of
+// kind KindInvalidInput or KindUnknownModel describing the first problem, in
+// words a model can act on. It fills nothing in: callers apply defaults first
+// (see WithDefaults).
+func (r Request) Validate() error {
+	prompt := strings.TrimSpace(r.Prompt)
+	if prompt == "" {
+		return invalid("prompt is empty: describe the image to generate")
+	}
+	if !utf8.ValidString(r.Prompt) {
+		return invalid("prompt is not valid UTF-8 text")
+	}
+	if strings.ContainsRune(r.Prompt, 0) {
+		return invalid("prompt contains a NUL character")
+	}
+	if n := utf8.RuneCountInString(r.Prompt); n > MaxPromptLength {
+		return invalid(fmt.Sprintf("prompt is %d characters long; the limit is %d: shorten it", n, MaxPromptLength))
+	}
+	m, ok := LookupModel(r.Model)
+	if !ok {
+		return &Error{Kind: KindUnknownModel, Message: fmt.Sprintf("unknown model %q: use one of %s", r.Model, strings.Join(ModelNames(), ", "))}
+	}
+	return m.validateParams(r)
+}
+
+// WithDefaults returns the request with the default model filled in.
+func (r Request) WithDefaults() Request {
+	if r.Model == "" {
+		r.Model = DefaultModel
+	}
+	return r
+}
+
+func invalid(msg string) *Error { return &Error{Kind: KindInvalidInput, Message: msg} }

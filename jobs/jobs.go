@@ -1,0 +1,364 @@
+// Package jobs is the client side of the generation workflow: it starts jobs,
+// reads their state, waits for them and lists them, all through Temporal. The
+// MCP tools and the operator CLI both use it; neither knows about workflows.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/google/uuid"
+	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/workflows"
+)
+
+// Job is a job as tools and people see it.
+type Job struct {
+	ID        string            `json:"job_id"`
+	Status    workflows.Status  `json:"status"`
+	Stage     string            `json:"stage,omitempty"`
+	Prompt    string            `json:"prompt"`
+	Model     string            `json:"model"`
+	ImageURL  string            `json:"image_url,omitempty"`
+	Error     string            `json:"error,omitempty"`
+	ErrorKind string            `json:"error_kind,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+	Result    *workflows.Result `json:"result,omitempty"`
+	// UIURL links to the job in the Temporal Web UI when its address is known.
+	UIURL string `json:"temporal_ui_url,omitempty"`
+}
+
+// Errors the callers tell apart.
+var (
+	// ErrNotFound: no job has this id (or it expired past retention).
+	ErrNotFound = errors.New("job not found")
+	// ErrUnavailable: Temporal could not be reached.
+	ErrUnavailable = errors.New("the job service (Temporal) is unavailable")
+)
+
+// Client talks to Temporal on behalf of the tools.
+type Client struct {
+	temporal  client.Client
+	namespace string
+	uiBase    string
+	log       *slog.Logger
+	dc        converter.DataConverter
+}
+
+// Options configures a Client.
+type Options struct {
+	Namespace string
+	// UIBaseURL is the Temporal Web UI's base URL ("" = no links).
+	UIBaseURL string
+	Logger    *slog.Logger
+}
+
+// New wraps a connected Temporal client.
+func New(c client.Client, opts Options) *Client {
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Client{temporal: c, namespace: opts.Namespace, uiBase: strings.TrimRight(opts.UIBaseURL, "/"), log: opts.Logger, dc: converter.GetDefaultDataConverter()}
+}
+
+// jobIDPattern accepts the UUIDs this service makes. Anything else is refused
+// before it reaches Temporal, so path-like or huge ids never travel further.
+var jobIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// ValidateID checks that id looks like a job id.
+func ValidateID(id string) error {
+	if id == "" {
+		return &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: "job_id is empty: pass the job_id returned by generate_image"}
+	}
+	if !jobIDPattern.MatchString(id) {
+		shown := id
+		if len(shown) > 40 {
+			shown = shown[:40] + "…"
+		}
+		return &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: fmt.Sprintf("job_id %q is not a job id: job ids are UUIDs like 3f2c9a1e-8b7d-4c6e-9f01-23456789abcd, as returned by generate_image", shown)}
+	}
+	return nil
+}
+
+// Start validates the request and starts a job. Bad requests start nothing.
+func (c *Client) Start(ctx context.Context, req imagegen.Request) (Job, error) {
+	req = req.WithDefaults()
+	if err := req.Validate(); err != nil {
+		return Job{}, err
+	}
+	id := uuid.NewString()
+	now := time.Now().UTC()
+	rec := workflows.Record{Status: workflows.StatusPending, Request: req, UpdatedAt: now}
+	opts := client.StartWorkflowOptions{
+		ID:        id,
+		TaskQueue: workflows.TaskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.StatusKey.ValueSet(string(workflows.StatusPending)),
+			workflows.ModelKey.ValueSet(req.Model),
+		),
+		Memo:                  map[string]any{workflows.MemoKey: rec},
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}
+	if _, err := c.temporal.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, workflows.Input{Request: req}); err != nil {
+		return Job{}, c.wrap("start job", err)
+	}
+	c.log.Info("job started", "job_id", id, "model", req.Model)
+	return c.withLink(Job{ID: id, Status: workflows.StatusPending, Prompt: req.Prompt, Model: req.Model, CreatedAt: now, UpdatedAt: now}), nil
+}
+
+// Get returns the job's current state from a describe call: one cheap RPC,
+// no visibility query and no worker round trip.
+func (c *Client) Get(ctx context.Context, id string) (Job, error) {
+	if err := ValidateID(id); err != nil {
+		return Job{}, err
+	}
+	resp, err := c.temporal.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return Job{}, c.wrap("describe job "+id, err)
+	}
+	if resp.GetWorkflowExecutionInfo().GetType().GetName() != workflows.WorkflowName {
+		return Job{}, ErrNotFound
+	}
+	return c.fromInfo(resp.GetWorkflowExecutionInfo()), nil
+}
+
+// Wait blocks until the job finishes or timeout passes, whichever is first,
+// by waiting on the workflow result: it returns as soon as the workflow
+// closes. done is false when the timeout passed first.
+func (c *Client) Wait(ctx context.Context, id string, timeout time.Duration) (job Job, done bool, err error) {
+	if err := ValidateID(id); err != nil {
+		return Job{}, false, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	werr := c.temporal.GetWorkflow(wctx, id, "").Get(wctx, nil)
+	if werr != nil && isTimeout(werr) {
+		if ctx.Err() != nil {
+			return Job{}, false, ctx.Err()
+		}
+		job, err := c.Get(ctx, id)
+		return job, job.Status.Terminal(), err
+	}
+	var nf *serviceerror.NotFound
+	if errors.As(werr, &nf) {
+		return Job{}, false, ErrNotFound
+	}
+	// Finished (completed, failed or canceled): read the recorded state. Use
+	// the caller's context, the wait budget may be spent.
+	job, err = c.Get(ctx, id)
+	if err != nil {
+		return Job{}, false, err
+	}
+	return job, job.Status.Terminal(), nil
+}
+
+// isTimeout: Get with a deadline fails with serviceerror.DeadlineExceeded, not
+// context.DeadlineExceeded; accept both.
+func isTimeout(err error) bool {
+	var de *serviceerror.DeadlineExceeded
+	return errors.As(err, &de) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// ListOptions filters and pages a list. Status "" or "all" lists every job.
+type ListOptions struct {
+	Status workflows.Status
+	Model  string
+	Limit  int
+	Offset int
+}
+
+// MaxOffset bounds how deep a list may page, so one call cannot walk the whole
+// namespace.
+const MaxOffset = 10000
+
+// List returns jobs from Temporal visibility, running jobs first (newest
+// first), then finished ones by close time, newest first.
+func (c *Client) List(ctx context.Context, opts ListOptions) ([]Job, error) {
+	if opts.Limit <= 0 {
+		opts.Limit = 10
+	}
+	if opts.Offset < 0 || opts.Offset > MaxOffset {
+		return nil, &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: fmt.Sprintf("offset must be between 0 and %d", MaxOffset)}
+	}
+	query, err := listQuery(opts)
+	if err != nil {
+		return nil, err
+	}
+	want := opts.Offset + opts.Limit
+	var (
+		jobs  []Job
+		token []byte
+		seen  int
+	)
+	for {
+		resp, err := c.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace:     c.namespace,
+			PageSize:      int32(min(want-seen, 100)),
+			NextPageToken: token,
+			Query:         query,
+		})
+		if err != nil {
+			return nil, c.wrap("list jobs", err)
+		}
+		for _, info := range resp.GetExecutions() {
+			if seen >= opts.Offset && len(jobs) < opts.Limit {
+				jobs = append(jobs, c.fromInfo(info))
+			}
+			seen++
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 || seen >= want {
+			return jobs, nil
+		}
+	}
+}
+
+// listQuery builds the visibility query. Running jobs are told apart by the
+// status search attribute; finished ones by Temporal's own execution status,
+// which stays right even when an operator terminates a workflow.
+func listQuery(opts ListOptions) (string, error) {
+	clauses := []string{fmt.Sprintf("WorkflowType = '%s'", workflows.WorkflowName)}
+	switch opts.Status {
+	case "", "all":
+	case workflows.StatusPending, workflows.StatusProcessing:
+		clauses = append(clauses, "ExecutionStatus = 'Running'", fmt.Sprintf("%s = '%s'", workflows.AttrStatus, opts.Status))
+	case workflows.StatusCompleted:
+		clauses = append(clauses, "ExecutionStatus = 'Completed'")
+	case workflows.StatusFailed:
+		clauses = append(clauses, "ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut')")
+	case workflows.StatusCanceled:
+		clauses = append(clauses, "ExecutionStatus = 'Canceled'")
+	default:
+		return "", &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: fmt.Sprintf("unknown status %q: use all, pending, processing, completed, failed or canceled", opts.Status)}
+	}
+	if opts.Model != "" {
+		if _, ok := imagegen.LookupModel(opts.Model); !ok {
+			return "", &imagegen.Error{Kind: imagegen.KindUnknownModel, Message: fmt.Sprintf("unknown model %q", opts.Model)}
+		}
+		clauses = append(clauses, fmt.Sprintf("%s = '%s'", workflows.AttrModel, opts.Model))
+	}
+	return strings.Join(clauses, " AND "), nil
+}
+
+// fromInfo builds a Job from a describe or list entry: memo for the details,
+// execution status for the truth about finished workflows.
+func (c *Client) fromInfo(info *workflowpb.WorkflowExecutionInfo) Job {
+	var rec workflows.Record
+	if p := info.GetMemo().GetFields()[workflows.MemoKey]; p != nil {
+		if err := c.dc.FromPayload(p, &rec); err != nil {
+			c.log.Warn("undecodable job memo", "job_id", info.GetExecution().GetWorkflowId(), "error", err)
+		}
+	}
+	job := Job{
+		ID:        info.GetExecution().GetWorkflowId(),
+		Status:    rec.Status,
+		Stage:     rec.Stage,
+		Prompt:    rec.Request.Prompt,
+		Model:     rec.Request.Model,
+		Error:     rec.Error,
+		ErrorKind: rec.ErrorKind,
+		CreatedAt: info.GetStartTime().AsTime(),
+		UpdatedAt: rec.UpdatedAt,
+		Result:    rec.Result,
+	}
+	if rec.Result != nil {
+		job.ImageURL = rec.Result.ImageURL
+	}
+	if job.Status == "" {
+		job.Status = statusFromAttrs(info.GetSearchAttributes())
+	}
+	job.Status = reconcile(job.Status, info.GetStatus())
+	if job.Status == workflows.StatusFailed && job.Error == "" {
+		job.Error = fmt.Sprintf("the job's workflow ended as %s", strings.ToLower(strings.TrimPrefix(info.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")))
+	}
+	if ct := info.GetCloseTime(); ct != nil && job.UpdatedAt.Before(ct.AsTime()) && job.Status != workflows.StatusCompleted {
+		job.UpdatedAt = ct.AsTime()
+	}
+	if job.UpdatedAt.IsZero() {
+		job.UpdatedAt = job.CreatedAt
+	}
+	return c.withLink(job)
+}
+
+// reconcile trusts Temporal's execution status over the recorded one for
+// closed workflows (an operator may have terminated or cancelled it).
+func reconcile(recorded workflows.Status, exec enumspb.WorkflowExecutionStatus) workflows.Status {
+	switch exec {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		return workflows.StatusCompleted
+	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		return workflows.StatusFailed
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		return workflows.StatusCanceled
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+		return workflows.StatusProcessing
+	}
+	if recorded == "" || recorded.Terminal() {
+		// Running, yet recorded as finished: a reset is replaying it.
+		return workflows.StatusPending
+	}
+	return recorded
+}
+
+func statusFromAttrs(sa *commonpb.SearchAttributes) workflows.Status {
+	p := sa.GetIndexedFields()[workflows.AttrStatus]
+	if p == nil {
+		return ""
+	}
+	var s string
+	if converter.GetDefaultDataConverter().FromPayload(p, &s) != nil {
+		return ""
+	}
+	return workflows.Status(s)
+}
+
+func (c *Client) withLink(j Job) Job {
+	if c.uiBase != "" {
+		j.UIURL = fmt.Sprintf("%s/namespaces/%s/workflows/%s", c.uiBase, url.PathEscape(c.namespace), url.PathEscape(j.ID))
+	}
+	return j
+}
+
+// wrap turns Temporal errors into the errors callers tell apart, keeping the
+// original for logs.
+func (c *Client) wrap(op string, err error) error {
+	var nf *serviceerror.NotFound
+	var na *serviceerror.NamespaceNotFound
+	switch {
+	case errors.As(err, &na):
+		return fmt.Errorf("%s: %w: namespace %q does not exist", op, ErrUnavailable, c.namespace)
+	case errors.As(err, &nf):
+		return ErrNotFound
+	case isUnavailable(err):
+		c.log.Error("temporal unavailable", "op", op, "error", err)
+		return fmt.Errorf("%s: %w", op, ErrUnavailable)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func isUnavailable(err error) bool {
+	var un *serviceerror.Unavailable
+	var de *serviceerror.DeadlineExceeded
+	var ce *serviceerror.Canceled
+	return errors.As(err, &un) || errors.As(err, &de) || errors.As(err, &ce) ||
+		errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "connection refused")
+}

@@ -1,0 +1,177 @@
+package mcpserver
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// HTTPOptions configures the HTTP face of the server.
+type HTTPOptions struct {
+	// AuthToken, when set, is required as "Authorization: Bearer …" on the MCP
+	// endpoints. See CheckListenAddr for when it may be empty.
+	AuthToken string
+	// MaxBodyBytes caps request bodies on the MCP endpoints (default 1 MiB).
+	MaxBodyBytes int64
+	// SessionIdleTTL expires Streamable HTTP sessions nobody uses (default 30 min).
+	SessionIdleTTL time.Duration
+	// AllowedOrigins are extra browser origins allowed to call the MCP
+	// endpoints; loopback origins and the server's own are always allowed.
+	AllowedOrigins []string
+	// Images, when set, serves stored images under /images/ (local store).
+	Images http.Handler
+	// Extra routes (e.g. /metrics, /readyz) mounted as given, unauthenticated.
+	Extra map[string]http.Handler
+}
+
+// HTTP serves MCP over Streamable HTTP (/mcp) and SSE (/sse + /message), plus
+// /healthz and the optional image and extra routes.
+type HTTP struct {
+	mux        *http.ServeMux
+	streamable *server.StreamableHTTPServer
+	sse        *server.SSEServer
+}
+
+// NewHTTP builds the HTTP handler.
+func (s *Server) NewHTTP(opts HTTPOptions) *HTTP {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.SessionIdleTTL <= 0 {
+		opts.SessionIdleTTL = 30 * time.Minute
+	}
+	h := &HTTP{mux: http.NewServeMux()}
+	h.streamable = server.NewStreamableHTTPServer(s.mcp,
+		server.WithEndpointPath("/mcp"),
+		server.WithSessionIdleTTL(opts.SessionIdleTTL),
+		server.WithHeartbeatInterval(25*time.Second),
+		server.WithStreamableHTTPLogger(s.log),
+	)
+	h.sse = server.NewSSEServer(s.mcp,
+		server.WithSSEEndpoint("/sse"),
+		server.WithMessageEndpoint("/message"),
+		server.WithKeepAlive(true),
+		server.WithKeepAliveInterval(25*time.Second),
+	)
+	protect := func(next http.Handler) http.Handler {
+		next = http.MaxBytesHandler(next, opts.MaxBodyBytes)
+		next = requireOrigin(opts.AllowedOrigins, next)
+		return requireBearer(opts.AuthToken, next)
+	}
+	h.mux.Handle("/mcp", protect(h.streamable))
+	h.mux.Handle("/sse", protect(h.sse.SSEHandler()))
+	h.mux.Handle("/message", protect(h.sse.MessageHandler()))
+	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	if opts.Images != nil {
+		h.mux.Handle("/images/", http.StripPrefix("/images/", opts.Images))
+	}
+	for pattern, handler := range opts.Extra {
+		h.mux.Handle(pattern, handler)
+	}
+	return h
+}
+
+func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Shutdown closes MCP sessions so that open SSE streams end and an
+// http.Server can finish shutting down.
+func (h *HTTP) Shutdown(ctx context.Context) error {
+	h.sse.CloseSessions()
+	h.streamable.CloseSessions(ctx)
+	return nil
+}
+
+// requireBearer checks the bearer token in constant time (comparing digests,
+// so not even the token's length leaks through timing).
+func requireBearer(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		gotSum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+		if subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 || !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="imagegen"`)
+			writeHTTPError(w, http.StatusUnauthorized, "missing or invalid bearer token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireOrigin refuses browser requests from foreign origins, the defence
+// the MCP spec asks for against DNS rebinding. Requests without an Origin
+// header (every non-browser client) pass.
+func requireOrigin(extra []string, next http.Handler) http.Handler {
+	allowed := map[string]bool{}
+	for _, o := range extra {
+		allowed[strings.TrimRight(strings.ToLower(o), "/")] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" || originAllowed(origin, r.Host, allowed) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		writeHTTPError(w, http.StatusForbidden, "origin not allowed")
+	})
+}
+
+func originAllowed(origin, host string, allowed map[string]bool) bool {
+	if allowed[strings.ToLower(origin)] {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, host) {
+		return true
+	}
+	return isLoopbackHost(u.Hostname())
+}
+
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func writeHTTPError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// CheckListenAddr refuses to serve without a token on anything but a
+// loopback address: an open image generator on a network spends money.
+func CheckListenAddr(addr, token string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	if token != "" {
+		return nil
+	}
+	if host == "" || !isLoopbackHost(host) {
+		return errors.New("refusing to listen on " + addr + " without IMAGEGEN_AUTH_TOKEN: set a token, or listen on 127.0.0.1")
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+// Package mcpserver exposes image generation to AI assistants over MCP: the
+// tool table, its handlers, and the HTTP and stdio transports. It knows jobs,
+// not Temporal, and nothing of any provider.
+package mcpserver
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/jobs"
+)
+
+// Jobs is what the tools need from the job layer (jobs.Client in production).
+type Jobs interface {
+	Start(ctx context.Context, req imagegen.Request) (jobs.Job, error)
+	Get(ctx context.Context, id string) (jobs.Job, error)
+	Wait(ctx context.Context, id string, timeout time.Duration) (jobs.Job, bool, error)
+	List(ctx context.Context, opts jobs.ListOptions) ([]jobs.Job, error)
+}
+
+// MaxWait caps every blocking tool call: MCP clients commonly give up on a
+// tool call after about 60 s.
+const MaxWait = 60 * time.Second
+
+// Options configures the MCP server.
+type Options struct {
+	Jobs    Jobs
+	Logger  *slog.Logger
+	Version string
+	// MaxWait overrides MaxWait (tests use a short one); 0 = MaxWait.
+	MaxWait time.Duration
+	// Placeholder says the service runs the offline preview provider, so tool
+	// descriptions and results can say images are placeholders.
+	Placeholder bool
+}
+
+// Server is the MCP server with its tools registered.
+type Server struct {
+	mcp     *server.MCPServer
+	jobs    Jobs
+	log     *slog.Logger
+	maxWait time.Duration
+	opts    Options
+}
+
+// New builds the MCP server and registers every tool of the table.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxWait <= 0 || opts.MaxWait > MaxWait {
+		opts.MaxWait = MaxWait
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	s := &Server{jobs: opts.Jobs, log: opts.Logger, maxWait: opts.MaxWait, opts: opts}
+	s.mcp = server.NewMCPServer("imagegen", opts.Version,
+		server.WithToolCapabilities(false),
+		server.WithRecovery(),
+		server.WithStrictInputSchemaDefault(),
+		server.WithInstructions(instructions),
+	)
+	for _, t := range s.tools() {
+		s.mcp.AddTool(t.Tool, t.Handler)
+	}
+	return s
+}
+
+// MCP returns the underlying mcp-go server (for transports and tests).
+func (s *Server) MCP() *server.MCPServer { return s.mcp }
+
+const instructions = `Generate images from text prompts. Easiest: call generate_image_and_wait with a prompt; it returns the image URL (FLUX Schnell takes about 10 s). ` +
+	`For long jobs call generate_image, then wait_for_completion with the job_id (repeat it if it says the job is still running). ` +
+	`Browse past images with list_generations; see all jobs with list_jobs.`

@@ -1,0 +1,127 @@
+package mcpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/jobs"
+	"github.com/imagegen/imagegen/workflows"
+)
+
+type jobArgs struct {
+	JobID *string `json:"job_id"`
+}
+
+func (a jobArgs) id() (string, error) {
+	if a.JobID == nil {
+		return "", &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: "job_id is required: pass the job_id returned by generate_image"}
+	}
+	return *a.JobID, jobs.ValidateID(*a.JobID)
+}
+
+func jobIDOption() mcp.ToolOption {
+	return mcp.WithString("job_id", mcp.Required(), mcp.MaxLength(36),
+		mcp.Pattern(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`),
+		mcp.Description("The job_id returned by generate_image (a UUID)."))
+}
+
+func (s *Server) getJobStatusTool() server.ServerTool {
+	tool := mcp.NewTool("get_job_status",
+		mcp.WithDescription("Check an image job: status (pending, processing, completed, failed, canceled), prompt, model, "+
+			"image_url once completed, error once failed, timestamps and a Temporal Web UI link. "+
+			"To wait for a job, prefer wait_for_completion over calling this repeatedly."),
+		mcp.WithTitleAnnotation("Get job status"),
+		mcp.WithReadOnlyHintAnnotation(true),
+		mcp.WithOpenWorldHintAnnotation(false),
+		jobIDOption(),
+		mcp.WithOutputSchema[JobView](),
+	)
+	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		var args jobArgs
+		if err := decodeArgs(req, &args); err != nil {
+			return mcp.NewToolResultError(err.Error()), nil
+		}
+		id, err := args.id()
+		if err != nil {
+			return s.toolError(ctx, "get_job_status", err), nil
+		}
+		job, err := s.jobs.Get(ctx, id)
+		if err != nil {
+			return s.toolError(ctx, "get_job_status", err), nil
+		}
+		return structured(viewOf(job)), nil
+	}}
+}
+
+type waitArgs struct {
+	JobID          *string `json:"job_id"`
+	TimeoutSeconds *int    `json:"timeout_seconds"`
+}
+
+func (s *Server) waitForCompletionTool() server.ServerTool {
+	max := int(s.maxWait / time.Second)
+	tool := mcp.NewTool("wait_for_completion",
+		mcp.WithDescription(fmt.Sprintf("Wait for an image job to finish and return the image URL. Returns the moment the job completes "+
+			"(no polling delay), or after at most %d s with done=false if it is still running: then call it again. "+
+			"A failed job is returned as an error saying why and what to do.", max)),
+		mcp.WithTitleAnnotation("Wait for a job"),
+		mcp.WithReadOnlyHintAnnotation(true),
+		mcp.WithOpenWorldHintAnnotation(false),
+		jobIDOption(),
+		mcp.WithInteger("timeout_seconds", mcp.Min(1), mcp.Max(max), mcp.DefaultNumber(max),
+			mcp.Description(fmt.Sprintf("Longest time to wait, 1-%d seconds (default %d).", max, max))),
+		mcp.WithOutputSchema[WaitResult](),
+	)
+	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		var args waitArgs
+		if err := decodeArgs(req, &args); err != nil {
+			return mcp.NewToolResultError(err.Error()), nil
+		}
+		id, err := jobArgs{JobID: args.JobID}.id()
+		if err != nil {
+			return s.toolError(ctx, "wait_for_completion", err), nil
+		}
+		timeout := s.maxWait
+		if args.TimeoutSeconds != nil {
+			if *args.TimeoutSeconds < 1 || *args.TimeoutSeconds > max {
+				return mcp.NewToolResultError(fmt.Sprintf("timeout_seconds must be between 1 and %d", max)), nil
+			}
+			timeout = time.Duration(*args.TimeoutSeconds) * time.Second
+		}
+		return s.wait(ctx, "wait_for_completion", id, timeout), nil
+	}}
+}
+
+// wait blocks on the job's workflow result and shapes the answer: the image
+// when done, a tool error when failed, the current status when still running.
+func (s *Server) wait(ctx context.Context, tool, id string, timeout time.Duration) *mcp.CallToolResult {
+	job, done, err := s.jobs.Wait(ctx, id, timeout)
+	if err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return mcp.NewToolResultError("the wait was interrupted; call wait_for_completion with job_id " + id + " to keep waiting")
+		}
+		return s.toolError(ctx, tool, err)
+	}
+	view := viewOf(job)
+	switch {
+	case !done:
+		return structured(WaitResult{Done: false, Job: view, Message: fmt.Sprintf(
+			"The job is still %s after %s. Call wait_for_completion with job_id %q to keep waiting.", job.Status, timeout.Round(time.Second), id)})
+	case job.Status == workflows.StatusCompleted:
+		msg := "The image is ready: " + job.ImageURL
+		if view.Placeholder {
+			msg += " (offline PREVIEW placeholder, not an AI image: the service runs without Cloudflare credentials)"
+		}
+		return structured(WaitResult{Done: true, Job: view, Message: msg})
+	default:
+		res := structured(WaitResult{Done: true, Job: view, Message: fmt.Sprintf("The job %s: %s", job.Status, job.Error)})
+		res.IsError = true
+		return res
+	}
+}

@@ -1,0 +1,104 @@
+package mcpserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/jobs"
+)
+
+// tools is the one table of every tool this server offers.
+func (s *Server) tools() []server.ServerTool {
+	return []server.ServerTool{
+		s.generateImageTool(),
+		s.getJobStatusTool(),
+		s.listGenerationsTool(),
+		s.listJobsTool(),
+		s.waitForCompletionTool(),
+		s.generateImageAndWaitTool(),
+	}
+}
+
+// decodeArgs decodes tool arguments strictly: unknown fields and wrong types
+// are errors the model can read, not silently ignored.
+func decodeArgs(req mcp.CallToolRequest, dst any) error {
+	raw := req.GetRawArguments()
+	if raw == nil {
+		raw = map[string]any{}
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return fmt.Errorf("arguments are not a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return argError(err)
+	}
+	return nil
+}
+
+func argError(err error) error {
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te):
+		return fmt.Errorf("argument %q must be of type %s, not %s", te.Field, jsonType(te.Type.Kind().String()), te.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return fmt.Errorf("unknown argument %s: remove it", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	case strings.Contains(err.Error(), "cannot unmarshal"):
+		return fmt.Errorf("arguments must be a JSON object")
+	}
+	return fmt.Errorf("invalid arguments: %v", err)
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "int", "int64", "int32":
+		return "integer"
+	case "float64":
+		return "number"
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	}
+	return kind
+}
+
+// toolError turns an error into a result the model can act on. Infrastructure
+// errors are logged here and shown to the model without internals.
+func (s *Server) toolError(ctx context.Context, tool string, err error) *mcp.CallToolResult {
+	var ie *imagegen.Error
+	switch {
+	case errors.As(err, &ie):
+		return mcp.NewToolResultError(ie.Message)
+	case errors.Is(err, jobs.ErrNotFound):
+		return mcp.NewToolResultError("no job with that job_id: check the id (list_jobs shows recent jobs); jobs are kept for the namespace's retention period")
+	case errors.Is(err, jobs.ErrUnavailable):
+		s.log.ErrorContext(ctx, "tool failed: job service unavailable", "tool", tool, "error", err)
+		return mcp.NewToolResultError("the image service is temporarily unavailable (its job store cannot be reached); try again in a minute")
+	case errors.Is(err, context.Canceled):
+		return mcp.NewToolResultError("the call was canceled")
+	default:
+		s.log.ErrorContext(ctx, "tool failed", "tool", tool, "error", err)
+		return mcp.NewToolResultError("internal error; try again, and tell the operator if it persists")
+	}
+}
+
+// structured returns v as structured content plus the same JSON as text, for
+// clients that read only text.
+func structured(v any) *mcp.CallToolResult {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return mcp.NewToolResultError("internal error: cannot encode result")
+	}
+	return mcp.NewToolResultStructured(v, string(b))
+}

@@ -1,0 +1,95 @@
+package mcpserver
+
+import (
+	"time"
+
+	"github.com/imagegen/imagegen/jobs"
+)
+
+// JobView is a job as tools return it: flat, with times as RFC 3339 strings.
+type JobView struct {
+	JobID       string `json:"job_id" jsonschema:"description=The job id (a UUID)"`
+	Status      string `json:"status" jsonschema:"enum=pending,enum=processing,enum=completed,enum=failed,enum=canceled"`
+	Stage       string `json:"stage,omitempty" jsonschema:"description=Finer progress while processing: generating or storing"`
+	Prompt      string `json:"prompt"`
+	Model       string `json:"model"`
+	ImageURL    string `json:"image_url,omitempty" jsonschema:"description=URL of the image once completed"`
+	ContentType string `json:"content_type,omitempty"`
+	SizeBytes   int64  `json:"size_bytes,omitempty"`
+	Width       int    `json:"width,omitempty"`
+	Height      int    `json:"height,omitempty"`
+	Provider    string `json:"provider,omitempty"`
+	Placeholder bool   `json:"placeholder,omitempty" jsonschema:"description=True when the image is an offline placeholder and not AI-generated"`
+	Error       string `json:"error,omitempty" jsonschema:"description=Why the job failed and what to do next"`
+	CreatedAt   string `json:"created_at"`
+	UpdatedAt   string `json:"updated_at"`
+	// ProviderMillis is how long the provider took to generate the image.
+	ProviderMillis int64  `json:"generation_ms,omitempty"`
+	TemporalUIURL  string `json:"temporal_ui_url,omitempty" jsonschema:"description=The job in the Temporal Web UI"`
+}
+
+func viewOf(j jobs.Job) JobView {
+	v := JobView{
+		JobID: j.ID, Status: string(j.Status), Stage: j.Stage, Prompt: j.Prompt, Model: j.Model,
+		ImageURL: j.ImageURL, Error: j.Error,
+		CreatedAt: formatTime(j.CreatedAt), UpdatedAt: formatTime(j.UpdatedAt), TemporalUIURL: j.UIURL,
+	}
+	if r := j.Result; r != nil {
+		v.ContentType, v.SizeBytes, v.Width, v.Height = r.ContentType, r.SizeBytes, r.Width, r.Height
+		v.Provider, v.Placeholder, v.ProviderMillis = r.Provider, r.Placeholder, r.ProviderMillis
+	}
+	return v
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// Generation is one completed image in the gallery listing.
+type Generation struct {
+	JobID       string `json:"job_id"`
+	ImageURL    string `json:"image_url"`
+	Prompt      string `json:"prompt"`
+	Model       string `json:"model"`
+	ContentType string `json:"content_type,omitempty"`
+	Placeholder bool   `json:"placeholder,omitempty"`
+	CreatedAt   string `json:"created_at"`
+	CompletedAt string `json:"completed_at"`
+}
+
+// StartResult is what generate_image returns.
+type StartResult struct {
+	JobID         string `json:"job_id"`
+	Status        string `json:"status" jsonschema:"enum=pending"`
+	Model         string `json:"model"`
+	Message       string `json:"message"`
+	TemporalUIURL string `json:"temporal_ui_url,omitempty"`
+}
+
+// WaitResult is what the waiting tools return: the job, whether it finished,
+// and what to do next.
+type WaitResult struct {
+	Done    bool    `json:"done" jsonschema:"description=True when the job has finished; false when the wait timed out and the job is still running"`
+	Message string  `json:"message"`
+	Job     JobView `json:"job"`
+}
+
+// GenerationList is what list_generations returns.
+type GenerationList struct {
+	Generations []Generation `json:"generations"`
+	Count       int          `json:"count"`
+	Limit       int          `json:"limit"`
+	Offset      int          `json:"offset"`
+}
+
+// JobList is what list_jobs returns.
+type JobList struct {
+	Jobs   []JobView `json:"jobs"`
+	Count  int       `json:"count"`
+	Status string    `json:"status"`
+	Limit  int       `json:"limit"`
+	Offset int       `json:"offset"`
+}

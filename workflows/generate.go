@@ -1,0 +1,187 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/activities"
+)
+
+// Retry and timeout policy. See README "Pipeline and retries" for the why.
+const (
+	// heartbeatTimeout: a worker that dies mid-generation is noticed this fast.
+	heartbeatTimeout = 20 * time.Second
+	// maxGenerateAttempts bounds paid provider calls per generation.
+	maxGenerateAttempts = 5
+	// storeScheduleToStart: how long a staged image waits for its worker to
+	// come back before the job generates again elsewhere.
+	storeScheduleToStart = 2 * time.Minute
+	// storeBudget is how long an upload keeps being retried through an outage.
+	storeBudget = 30 * time.Minute
+	// maxGenerations: a lost staged image is regenerated at most once more.
+	maxGenerations = 2
+)
+
+// nonRetryableKinds are never retried, whatever the error says of itself.
+var nonRetryableKinds = []string{
+	string(imagegen.KindInvalidInput), string(imagegen.KindUnknownModel),
+	string(imagegen.KindUnauthorized), string(imagegen.KindQuotaExceeded),
+	string(imagegen.KindMisconfigured), activities.ErrTypeStagedImageLost,
+}
+
+// GenerateImage is the generation workflow. The job id is the workflow id.
+// Status moves pending (set by the starter) → processing → completed | failed
+// | canceled, mirrored in the ImagegenStatus search attribute and the memo.
+func GenerateImage(ctx workflow.Context, in Input) (Result, error) {
+	info := workflow.GetInfo(ctx)
+	jobID := info.WorkflowExecution.ID
+	rec := Record{Status: StatusPending, Request: in.Request, UpdatedAt: workflow.Now(ctx)}
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (Record, error) { return rec, nil }); err != nil {
+		return Result{}, err
+	}
+
+	model, ok := imagegen.LookupModel(in.Request.Model)
+	if !ok {
+		err := &imagegen.Error{Kind: imagegen.KindUnknownModel, Message: fmt.Sprintf("unknown model %q", in.Request.Model)}
+		return Result{}, fail(ctx, &rec, string(err.Kind), err.Error())
+	}
+
+	rec.Stage = "generating"
+	if err := record(ctx, &rec, StatusProcessing); err != nil {
+		return Result{}, err
+	}
+
+	var a *activities.Activities
+	genCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           TaskQueue,
+		StartToCloseTimeout: model.Timeout + 30*time.Second,
+		HeartbeatTimeout:    heartbeatTimeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        2 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        30 * time.Second,
+			MaximumAttempts:        maxGenerateAttempts,
+			NonRetryableErrorTypes: nonRetryableKinds,
+		},
+	})
+
+	for generation := 1; ; generation++ {
+		rec.Attempts = generation
+		rec.Stage = "generating"
+		var staged activities.Staged
+		err := workflow.ExecuteActivity(genCtx, a.Generate, activities.GenerateInput{JobID: jobID, Request: in.Request}).Get(ctx, &staged)
+		if err != nil {
+			return Result{}, failFrom(ctx, &rec, err)
+		}
+
+		rec.Stage = "storing"
+		storeCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			TaskQueue:              staged.StoreQueue, // the worker holding the staged bytes
+			ScheduleToStartTimeout: storeScheduleToStart,
+			ScheduleToCloseTimeout: storeBudget,
+			StartToCloseTimeout:    time.Minute,
+			RetryPolicy: &temporal.RetryPolicy{
+				InitialInterval:        time.Second,
+				BackoffCoefficient:     2,
+				MaximumInterval:        time.Minute,
+				NonRetryableErrorTypes: nonRetryableKinds,
+			},
+		})
+		key := activities.ImageKey(jobID, info.WorkflowStartTime, staged.ContentType)
+		var stored activities.Stored
+		err = workflow.ExecuteActivity(storeCtx, a.Store, activities.StoreInput{JobID: jobID, Key: key, Staged: staged}).Get(ctx, &stored)
+		if err != nil {
+			if stagedImageLost(err) && generation < maxGenerations {
+				workflow.GetLogger(ctx).Warn("staged image unreachable, generating again", "job_id", jobID, "error", err)
+				continue
+			}
+			return Result{}, failFrom(ctx, &rec, err)
+		}
+
+		res := Result{
+			ImageURL: stored.URL, Key: stored.Key, ContentType: staged.ContentType, SizeBytes: staged.SizeBytes,
+			Width: staged.Width, Height: staged.Height, ProviderMillis: staged.ProviderMillis, StoreMillis: stored.StoreMillis,
+			Provider: staged.Provider, Placeholder: staged.Placeholder,
+		}
+		rec.Result = &res
+		rec.Stage = ""
+		if err := record(ctx, &rec, StatusCompleted); err != nil {
+			return Result{}, err
+		}
+		return res, nil
+	}
+}
+
+// stagedImageLost: the worker that staged the image never picked up the
+// upload, or the staged file is gone. Only a new generation can help.
+func stagedImageLost(err error) bool {
+	var te *temporal.TimeoutError
+	if errors.As(err, &te) && te.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START {
+		return true
+	}
+	var ae *temporal.ApplicationError
+	return errors.As(err, &ae) && ae.Type() == activities.ErrTypeStagedImageLost
+}
+
+// record sets the status and mirrors it into the search attribute and memo.
+func record(ctx workflow.Context, rec *Record, s Status) error {
+	rec.Status = s
+	rec.UpdatedAt = workflow.Now(ctx)
+	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(string(s))); err != nil {
+		return fmt.Errorf("upsert status %s: %w", s, err)
+	}
+	if err := workflow.UpsertMemo(ctx, map[string]any{MemoKey: *rec}); err != nil {
+		return fmt.Errorf("upsert memo: %w", err)
+	}
+	return nil
+}
+
+// failFrom records the failure behind an activity error and returns the
+// workflow's own error. Cancellation is recorded as canceled, not failed.
+func failFrom(ctx workflow.Context, rec *Record, err error) error {
+	if temporal.IsCanceledError(err) || errors.Is(ctx.Err(), workflow.ErrCanceled) {
+		// The workflow context is cancelled: record through a disconnected one.
+		dctx, cancel := workflow.NewDisconnectedContext(ctx)
+		defer cancel()
+		rec.Stage = ""
+		rec.Error = "the job was canceled"
+		if rerr := record(dctx, rec, StatusCanceled); rerr != nil {
+			return rerr
+		}
+		return temporal.NewCanceledError()
+	}
+	kind, msg := describeFailure(err)
+	return fail(ctx, rec, kind, msg)
+}
+
+func fail(ctx workflow.Context, rec *Record, kind, msg string) error {
+	rec.Stage = ""
+	rec.ErrorKind = kind
+	rec.Error = msg
+	if advice := imagegen.ErrorKind(kind).Advice(); advice != "" {
+		rec.Error = msg + ". " + advice
+	}
+	if err := record(ctx, rec, StatusFailed); err != nil {
+		return err
+	}
+	return temporal.NewNonRetryableApplicationError(rec.Error, kind, nil)
+}
+
+// describeFailure finds the model-facing message and kind inside an activity error.
+func describeFailure(err error) (kind, msg string) {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return ae.Type(), ae.Error()
+	}
+	var te *temporal.TimeoutError
+	if errors.As(err, &te) {
+		return string(imagegen.KindTimeout), "the provider did not answer in time after several attempts"
+	}
+	return string(imagegen.KindUpstream), err.Error()
+}

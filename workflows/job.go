@@ -1,0 +1,97 @@
+// Package workflows holds the image generation workflow and the vocabulary the
+// rest of the service uses to find and read jobs: statuses, search attributes,
+// the memo and the state query.
+package workflows
+
+import (
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/imagegen/imagegen"
+)
+
+// Names that callers and workers must agree on.
+const (
+	// TaskQueue is where generation workflows and Generate activities run.
+	TaskQueue = "imagegen"
+	// WorkflowName is the registered workflow type name.
+	WorkflowName = "GenerateImage"
+	// QueryState returns the job's full State.
+	QueryState = "state"
+	// MemoKey is the memo field holding the job's Record, so that list queries
+	// return prompts and URLs without a query per job.
+	MemoKey = "job"
+)
+
+// Status is a job's lifecycle stage, as the original system named them.
+type Status string
+
+const (
+	StatusPending    Status = "pending"
+	StatusProcessing Status = "processing"
+	StatusCompleted  Status = "completed"
+	StatusFailed     Status = "failed"
+	StatusCanceled   Status = "canceled"
+)
+
+// Terminal reports whether the status is final.
+func (s Status) Terminal() bool {
+	return s == StatusCompleted || s == StatusFailed || s == StatusCanceled
+}
+
+// Search attribute names, registered on the namespace before any workflow
+// runs (a workflow that upserts an unregistered attribute hangs).
+const (
+	AttrStatus = "ImagegenStatus"
+	AttrModel  = "ImagegenModel"
+)
+
+// Typed keys for the search attributes above.
+var (
+	StatusKey = temporal.NewSearchAttributeKeyKeyword(AttrStatus)
+	ModelKey  = temporal.NewSearchAttributeKeyKeyword(AttrModel)
+)
+
+// SearchAttributes lists the custom search attributes the service needs, for
+// registration on a namespace.
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		AttrStatus: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		AttrModel:  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	}
+}
+
+// Input starts a job.
+type Input struct {
+	Request imagegen.Request `json:"request"`
+}
+
+// Result is what a completed job returns.
+type Result struct {
+	ImageURL    string `json:"image_url"`
+	Key         string `json:"key"`
+	ContentType string `json:"content_type"`
+	SizeBytes   int64  `json:"size_bytes"`
+	Width       int    `json:"width,omitempty"`
+	Height      int    `json:"height,omitempty"`
+	// ProviderMillis is the provider's generation time; StoreMillis the upload's.
+	ProviderMillis int64  `json:"provider_ms"`
+	StoreMillis    int64  `json:"store_ms"`
+	Provider       string `json:"provider"`
+	// Placeholder is true for the offline preview provider: not an AI image.
+	Placeholder bool `json:"placeholder,omitempty"`
+}
+
+// Record is a job's state as kept in the memo and returned by the state query.
+type Record struct {
+	Status    Status           `json:"status"`
+	Stage     string           `json:"stage,omitempty"` // finer than status: generating, storing
+	Request   imagegen.Request `json:"request"`
+	Result    *Result          `json:"result,omitempty"`
+	Error     string           `json:"error,omitempty"`
+	ErrorKind string           `json:"error_kind,omitempty"`
+	Attempts  int              `json:"generations,omitempty"`
+	UpdatedAt time.Time        `json:"updated_at"`
+}
