@@ -24,8 +24,6 @@ type HTTPOptions struct {
 	AuthToken string
 	// MaxBodyBytes caps request bodies on the MCP endpoints (default 1 MiB).
 	MaxBodyBytes int64
-	// SessionIdleTTL expires Streamable HTTP sessions nobody uses (default 30 min).
-	SessionIdleTTL time.Duration
 	// AllowedOrigins are extra browser origins allowed to call the MCP
 	// endpoints; loopback origins and the server's own are always allowed.
 	AllowedOrigins []string
@@ -48,13 +46,12 @@ func (s *Server) NewHTTP(opts HTTPOptions) *HTTP {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}
-	if opts.SessionIdleTTL <= 0 {
-		opts.SessionIdleTTL = 30 * time.Minute
-	}
 	h := &HTTP{mux: http.NewServeMux()}
 	h.streamable = server.NewStreamableHTTPServer(s.mcp,
 		server.WithEndpointPath("/mcp"),
-		server.WithSessionIdleTTL(opts.SessionIdleTTL),
+		// Stateless: no session to create first, so a bare tools/call works
+		// (as in the original system's curl examples), and nothing to leak.
+		server.WithStateLess(true),
 		server.WithHeartbeatInterval(25*time.Second),
 		server.WithStreamableHTTPLogger(s.log),
 	)

@@ -8,24 +8,24 @@ import (
 
 // JobView is a job as tools return it: flat, with times as RFC 3339 strings.
 type JobView struct {
-	JobID       string `json:"job_id" jsonschema:"description=The job id (a UUID)"`
-	Status      string `json:"status" jsonschema:"enum=pending,enum=processing,enum=completed,enum=failed,enum=canceled"`
-	Stage       string `json:"stage,omitempty" jsonschema:"description=Finer progress while processing: generating or storing"`
+	JobID       string `json:"job_id" jsonschema:"The job id (a UUID)"`
+	Status      string `json:"status"`
+	Stage       string `json:"stage,omitempty" jsonschema:"Finer progress while processing: generating or storing"`
 	Prompt      string `json:"prompt"`
 	Model       string `json:"model"`
-	ImageURL    string `json:"image_url,omitempty" jsonschema:"description=URL of the image once completed"`
+	ImageURL    string `json:"image_url,omitempty" jsonschema:"URL of the image once completed"`
 	ContentType string `json:"content_type,omitempty"`
 	SizeBytes   int64  `json:"size_bytes,omitempty"`
 	Width       int    `json:"width,omitempty"`
 	Height      int    `json:"height,omitempty"`
 	Provider    string `json:"provider,omitempty"`
-	Placeholder bool   `json:"placeholder,omitempty" jsonschema:"description=True when the image is an offline placeholder and not AI-generated"`
-	Error       string `json:"error,omitempty" jsonschema:"description=Why the job failed and what to do next"`
+	Placeholder bool   `json:"placeholder,omitempty" jsonschema:"True when the image is an offline placeholder and not AI-generated"`
+	Error       string `json:"error,omitempty" jsonschema:"Why the job failed and what to do next"`
 	CreatedAt   string `json:"created_at"`
 	UpdatedAt   string `json:"updated_at"`
 	// ProviderMillis is how long the provider took to generate the image.
 	ProviderMillis int64  `json:"generation_ms,omitempty"`
-	TemporalUIURL  string `json:"temporal_ui_url,omitempty" jsonschema:"description=The job in the Temporal Web UI"`
+	TemporalUIURL  string `json:"temporal_ui_url,omitempty" jsonschema:"The job in the Temporal Web UI"`
 }
 
 func viewOf(j jobs.Job) JobView {
@@ -63,7 +63,7 @@ type Generation struct {
 // StartResult is what generate_image returns.
 type StartResult struct {
 	JobID         string `json:"job_id"`
-	Status        string `json:"status" jsonschema:"enum=pending"`
+	Status        string `json:"status"`
 	Model         string `json:"model"`
 	Message       string `json:"message"`
 	TemporalUIURL string `json:"temporal_ui_url,omitempty"`
@@ -72,7 +72,7 @@ type StartResult struct {
 // WaitResult is what the waiting tools return: the job, whether it finished,
 // and what to do next.
 type WaitResult struct {
-	Done    bool    `json:"done" jsonschema:"description=True when the job has finished; false when the wait timed out and the job is still running"`
+	Done    bool    `json:"done" jsonschema:"True when the job has finished; false when the wait timed out and the job is still running"`
 	Message string  `json:"message"`
 	Job     JobView `json:"job"`
 }
