@@ -37,7 +37,7 @@ var models = []Model{
 		Name: "flux-schnell", Provider: "workersai", ProviderModel: "@cf/black-forest-labs/flux-1-schnell",
 		Description:    "FLUX.1 Schnell: fastest, good prompt adherence. Fixed size (1024x1024).",
 		TypicalSeconds: [2]int{7, 10}, Output: "JPEG (JSON, base64)", Timeout: 60 * time.Second,
-		MaxSteps: 8, DefaultSteps: 4, SupportsSeed: true,
+		MaxSteps: 8, DefaultSteps: 4,
 	},
 	{
 		Name: "sdxl-lightning", Provider: "workersai", ProviderModel: "@cf/bytedance/stable-diffusion-xl-lightning",

@@ -1,0 +1,191 @@
+package workersai
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/imagegen/imagegen"
+)
+
+func newFake(t *testing.T) (*FakeServer, *Client) {
+	t.Helper()
+	f := NewFakeServer()
+	t.Cleanup(f.Close)
+	c, err := New(f.Config())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return f, c
+}
+
+// postRaw sends a body to the fake as any client would and decodes the envelope.
+func postRaw(t *testing.T, f *FakeServer, token, model string, body string) (int, string, envelope) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, f.URL+"/accounts/"+f.AccountID+"/ai/run/"+model, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST: %v", err)
+	}
+	defer resp.Body.Close()
+	var env envelope
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+			t.Fatalf("decoding envelope: %v", err)
+		}
+	}
+	return resp.StatusCode, resp.Header.Get("Content-Type"), env
+}
+
+func TestFakeServerAnswersEachModelInItsWireFormat(t *testing.T) {
+	f, c := newFake(t)
+	for _, m := range imagegen.Models() {
+		shape, _ := shapeFor(m.ProviderModel)
+		img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "a boat", Model: m.Name, Steps: 2})
+		if err != nil {
+			t.Fatalf("%s: Generate: %v", m.Name, err)
+		}
+		if img.ContentType != shape.MediaType {
+			t.Errorf("%s: got %s, want %s", m.Name, img.ContentType, shape.MediaType)
+		}
+		status, ct, env := postRaw(t, f, f.APIToken, m.ProviderModel, `{"prompt":"a boat"}`)
+		wantCT := "application/json"
+		if !shape.JSONImage {
+			wantCT = shape.MediaType
+		}
+		if status != 200 || ct != wantCT {
+			t.Errorf("%s: raw answer %d %s, want 200 %s", m.Name, status, ct, wantCT)
+		}
+		if shape.JSONImage && (env.Success == nil || !*env.Success) {
+			t.Errorf("%s: envelope without success:true", m.Name)
+		}
+		if got := f.CallsFor(m.Name); got != 2 {
+			t.Errorf("%s: CallsFor = %d, want 2", m.Name, got)
+		}
+	}
+	if got, want := f.Calls(), 2*len(imagegen.Models()); got != want {
+		t.Errorf("Calls = %d, want %d", got, want)
+	}
+	reqs := f.Requests()
+	if len(reqs) == 0 || reqs[0].Model != "flux-schnell" || reqs[0].Body["steps"] != json.Number("2") {
+		t.Errorf("first recorded request = %+v", reqs[0])
+	}
+}
+
+func TestFakeServerEnforcesTheAPIContract(t *testing.T) {
+	f, _ := newFake(t)
+	tests := []struct {
+		name, token, model, body string
+		wantStatus, wantCode     int
+	}{
+		{"wrong token", "nope", "@cf/black-forest-labs/flux-1-schnell", `{"prompt":"x"}`, 401, 10000},
+		{"unknown model", f.APIToken, "@cf/nobody/nothing", `{"prompt":"x"}`, 400, 5007},
+		{"FLUX refuses width", f.APIToken, "@cf/black-forest-labs/flux-1-schnell", `{"prompt":"x","width":512}`, 400, 5006},
+		{"FLUX refuses seed", f.APIToken, "@cf/black-forest-labs/flux-1-schnell", `{"prompt":"x","seed":1}`, 400, 5006},
+		{"FLUX steps above 8", f.APIToken, "@cf/black-forest-labs/flux-1-schnell", `{"prompt":"x","steps":9}`, 400, 5006},
+		{"missing prompt", f.APIToken, "@cf/stabilityai/stable-diffusion-xl-base-1.0", `{"num_steps":4}`, 400, 5006},
+		{"SDXL width too small", f.APIToken, "@cf/stabilityai/stable-diffusion-xl-base-1.0", `{"prompt":"x","width":100}`, 400, 5006},
+		{"SDXL fractional seed", f.APIToken, "@cf/bytedance/stable-diffusion-xl-lightning", `{"prompt":"x","seed":1.5}`, 400, 5006},
+		{"SDXL accepts its extra fields", f.APIToken, "@cf/bytedance/stable-diffusion-xl-lightning", `{"prompt":"x","strength":0.5}`, 200, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, _, env := postRaw(t, f, tt.token, tt.model, tt.body)
+			if status != tt.wantStatus {
+				t.Fatalf("status %d, want %d", status, tt.wantStatus)
+			}
+			if tt.wantCode != 0 && (len(env.Errors) != 1 || int(env.Errors[0].Code) != tt.wantCode || env.Success == nil || *env.Success) {
+				t.Errorf("envelope %+v, want success:false with code %d", env, tt.wantCode)
+			}
+		})
+	}
+}
+
+func TestFakeServerScriptedFailuresMapToKinds(t *testing.T) {
+	f, c := newFake(t)
+	f.FailNext(1, 429, 3040, "Capacity temporarily exceeded")
+	f.FailNext(1, 429, 4006, "you have used up your daily free allocation of 10,000 neurons")
+	f.FailNext(1, 0, 0, "")
+	f.FailNext(1, 200, 5006, "bad input")
+	req := imagegen.Request{Prompt: "x", Model: "sdxl-lightning"}
+	for _, want := range []imagegen.ErrorKind{imagegen.KindCapacity, imagegen.KindQuotaExceeded, imagegen.KindUpstream, imagegen.KindInvalidInput} {
+		_, err := c.Generate(context.Background(), req)
+		if got := imagegen.KindOf(err); got != want {
+			t.Fatalf("kind %q (err %v), want %s", got, err, want)
+		}
+	}
+	if _, err := c.Generate(context.Background(), req); err != nil {
+		t.Fatalf("after the script ran out: %v", err)
+	}
+	if f.Calls() != 5 || f.CallsFor("sdxl-lightning") != 5 {
+		t.Errorf("Calls = %d, CallsFor = %d, want 5", f.Calls(), f.CallsFor("sdxl-lightning"))
+	}
+}
+
+func TestFakeServerFailFuncSeesModelAndCallNumber(t *testing.T) {
+	f, c := newFake(t)
+	f.SetFailFunc(func(model string, call int) *FakeFailure {
+		if model == "sdxl-base" && call <= 2 {
+			return &FakeFailure{Status: 503, Message: "overloaded"}
+		}
+		return nil
+	})
+	for i, want := range []imagegen.ErrorKind{imagegen.KindUpstream, imagegen.KindUpstream, ""} {
+		_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"})
+		if got := imagegen.KindOf(err); got != want {
+			t.Fatalf("call %d: kind %q (err %v), want %q", i+1, got, err, want)
+		}
+	}
+	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "flux-schnell"}); err != nil {
+		t.Fatalf("other model: %v", err)
+	}
+}
+
+func TestFakeServerDelayEndsWithTheCaller(t *testing.T) {
+	f, c := newFake(t)
+	f.SetDelay(time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Generate(ctx, imagegen.Request{Prompt: "x", Model: "flux-schnell"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the deadline", err)
+	}
+	f.Close() // must not wait for the minute-long delay
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("took %v", took)
+	}
+}
+
+func TestFakeServerCountsConcurrentCalls(t *testing.T) {
+	f, c := newFake(t)
+	f.SetDelay(10 * time.Millisecond)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"}); err != nil {
+				t.Errorf("Generate: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if f.Calls() != 20 || len(f.Requests()) != 20 {
+		t.Errorf("Calls = %d, Requests = %d, want 20", f.Calls(), len(f.Requests()))
+	}
+}
+
+func TestFakeServerImagesDecode(t *testing.T) {
+	f, _ := newFake(t)
+	for _, data := range [][]byte{f.jpeg, f.png} {
+		if _, err := checkImage(bytes.Clone(data)); err != nil {
+			t.Errorf("fake image does not decode: %v", err)
+		}
+	}
+}
