@@ -1,0 +1,147 @@
+// Package app wires the service together for each way it runs: dev (all in
+// one process with an embedded Temporal), serve (MCP HTTP only), worker and
+// stdio. cmd/imagegen parses configuration into a Config and calls it; end to
+// end tests and benchmarks call the very same functions.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration. Field comments name the environment
+// variable each one comes from (see README "Configuration").
+type Config struct {
+	Addr      string // IMAGEGEN_ADDR
+	AuthToken string // IMAGEGEN_AUTH_TOKEN
+	DataDir   string // IMAGEGEN_DATA_DIR
+	PublicURL string // IMAGEGEN_PUBLIC_URL
+	Provider  string // IMAGEGEN_PROVIDER: workersai | preview | "" (auto)
+	LogFormat string // IMAGEGEN_LOG_FORMAT: text | json
+	LogLevel  string // IMAGEGEN_LOG_LEVEL: debug | info | warn | error
+
+	CloudflareAccountID string // CLOUDFLARE_ACCOUNT_ID
+	CloudflareAPIToken  string // CLOUDFLARE_API_TOKEN
+	CloudflareBaseURL   string // CLOUDFLARE_API_BASE_URL
+
+	R2Bucket          string // R2_BUCKET
+	R2AccessKeyID     string // R2_ACCESS_KEY_ID
+	R2SecretAccessKey string // R2_SECRET_ACCESS_KEY
+	R2Endpoint        string // R2_ENDPOINT
+	R2PublicURL       string // R2_PUBLIC_URL
+	R2PathStyle       bool   // R2_PATH_STYLE (MinIO)
+
+	TemporalAddress   string // TEMPORAL_ADDRESS
+	TemporalNamespace string // TEMPORAL_NAMESPACE
+	TemporalUIURL     string // TEMPORAL_UI_URL: links to jobs in the Web UI
+
+	// Dev mode only.
+	TemporalPort int           // --temporal-port: 0 = remembered or free port
+	UIPort       int           // --ui-port: 0 = free port, -1 = no UI
+	Retention    time.Duration // --retention: how long finished jobs are kept
+
+	// MaxWait caps blocking tool calls (tests shorten it); 0 = 60 s.
+	MaxWait time.Duration
+}
+
+// Defaults fills in the documented defaults.
+func (c Config) Defaults() Config {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = ".imagegen"
+	}
+	if c.TemporalAddress == "" {
+		c.TemporalAddress = "127.0.0.1:7233"
+	}
+	if c.TemporalNamespace == "" {
+		c.TemporalNamespace = "default"
+	}
+	if c.CloudflareBaseURL == "" {
+		c.CloudflareBaseURL = "https://api.cloudflare.com/client/v4"
+	}
+	if c.R2Endpoint == "" && c.CloudflareAccountID != "" {
+		c.R2Endpoint = "https://" + c.CloudflareAccountID + ".r2.cloudflarestorage.com"
+	}
+	if c.Provider == "" {
+		if c.CloudflareAccountID != "" || c.CloudflareAPIToken != "" {
+			c.Provider = ProviderWorkersAI
+		} else {
+			c.Provider = ProviderPreview
+		}
+	}
+	if c.Retention == 0 {
+		c.Retention = 30 * 24 * time.Hour
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+	}
+	return c
+}
+
+// Provider names.
+const (
+	ProviderWorkersAI = "workersai"
+	ProviderPreview   = "preview"
+)
+
+// UsesR2 reports whether images go to object storage instead of a local dir.
+func (c Config) UsesR2() bool {
+	return c.R2Bucket != "" || c.R2AccessKeyID != "" || c.R2SecretAccessKey != ""
+}
+
+// Validate reports the first configuration mistake in one clear line. It
+// never prints a secret's value, only its name.
+func (c Config) Validate() error {
+	if (c.CloudflareAccountID == "") != (c.CloudflareAPIToken == "") {
+		missing, set := "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID"
+		if c.CloudflareAccountID == "" {
+			missing, set = set, missing
+		}
+		return fmt.Errorf("%s is set but %s is not: set both for Workers AI, or neither for the offline preview provider", set, missing)
+	}
+	switch c.Provider {
+	case ProviderWorkersAI:
+		if c.CloudflareAccountID == "" {
+			return errors.New("IMAGEGEN_PROVIDER=workersai needs CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN")
+		}
+	case ProviderPreview:
+	default:
+		return fmt.Errorf("IMAGEGEN_PROVIDER=%q is not a provider: use workersai or preview", c.Provider)
+	}
+	if c.UsesR2() {
+		var missing []string
+		for _, v := range []struct{ name, val string }{
+			{"R2_BUCKET", c.R2Bucket}, {"R2_ACCESS_KEY_ID", c.R2AccessKeyID}, {"R2_SECRET_ACCESS_KEY", c.R2SecretAccessKey},
+		} {
+			if v.val == "" {
+				missing = append(missing, v.name)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("R2 storage is half configured: %s missing (set R2_BUCKET, R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY together)", strings.Join(missing, ", "))
+		}
+		if c.R2Endpoint == "" {
+			return errors.New("R2 storage needs R2_ENDPOINT or CLOUDFLARE_ACCOUNT_ID (for https://{account}.r2.cloudflarestorage.com)")
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("IMAGEGEN_ADDR=%q is not host:port: %v", c.Addr, err)
+	}
+	if c.Retention < time.Hour {
+		return fmt.Errorf("retention %s is too short: use at least 1h", c.Retention)
+	}
+	return nil
+}
+
+// publicURL is the base URL written into local image URLs.
+func (c Config) publicURL(boundAddr string) string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return "http://" + boundAddr
+}

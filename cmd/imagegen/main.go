@@ -1,0 +1,103 @@
+// Command imagegen is an MCP server that generates images through durable
+// Temporal workflows. Subcommands: dev, serve, worker, stdio.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/imagegen/imagegen/app"
+)
+
+const usage = `imagegen: image generation for AI assistants, over MCP, on Temporal.
+
+Usage:
+  imagegen dev      everything in one process: embedded Temporal + Web UI, worker, MCP HTTP server
+  imagegen serve    MCP HTTP server (/mcp, /sse) against TEMPORAL_ADDRESS
+  imagegen worker   worker against TEMPORAL_ADDRESS
+  imagegen stdio    MCP over stdin/stdout against TEMPORAL_ADDRESS, for desktop clients
+
+Run "imagegen <command> -h" for flags. Configuration comes from the environment
+(see README); flags override it.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "imagegen:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	mode, rest := args[0], args[1:]
+	switch mode {
+	case "dev", "serve", "worker", "stdio":
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", mode)
+	}
+	cfg, err := parseConfig(mode, rest, getenv)
+	if err != nil {
+		return err
+	}
+	log := app.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+
+	var a *app.App
+	switch mode {
+	case "stdio":
+		// stdout carries the protocol: logs go to stderr only.
+		return app.Stdio(ctx, cfg, log, stdin, stdout)
+	case "dev":
+		a, err = app.Dev(ctx, cfg, log)
+	case "serve":
+		a, err = app.Serve(ctx, cfg, log)
+	case "worker":
+		a, err = app.Worker(ctx, cfg, log)
+	}
+	if err != nil {
+		return err
+	}
+	announce(log, mode, cfg, a)
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-a.Served():
+		log.Error("http server stopped", "error", err)
+	}
+	return a.Close()
+}
+
+func announce(log *slog.Logger, mode string, cfg app.Config, a *app.App) {
+	attrs := []any{"mode", mode, "temporal", a.TemporalAddress, "namespace", cfg.TemporalNamespace}
+	if a.MCPURL != "" {
+		attrs = append(attrs, "mcp", a.MCPURL, "sse", a.SSEURL)
+	}
+	if a.UIURL != "" {
+		attrs = append(attrs, "temporal_ui", a.UIURL)
+	}
+	if a.ProviderName != "" {
+		attrs = append(attrs, "provider", a.ProviderName)
+	}
+	if mode == "dev" || mode == "worker" {
+		attrs = append(attrs, "data_dir", cfg.DataDir)
+	}
+	log.Info("imagegen ready", attrs...)
+}
