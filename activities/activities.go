@@ -38,6 +38,8 @@ type Activities struct {
 	// HeartbeatEvery is how often Generate heartbeats while the provider works.
 	HeartbeatEvery time.Duration
 	Logger         *slog.Logger
+	// Observer, if set, records provider and storage calls.
+	Observer Observer
 }
 
 // GenerateInput names the job and what to generate.
@@ -86,6 +88,9 @@ func (a *Activities) Generate(ctx context.Context, in GenerateInput) (Staged, er
 	log := a.logger().With("job_id", in.JobID, "model", in.Request.Model, "attempt", info.Attempt)
 	name := stagedName(in.JobID, info.WorkflowExecution.RunID)
 
+	if info.Attempt > 1 {
+		a.observe(func(o Observer) { o.Retry("generate") })
+	}
 	if staged, ok := a.Staging.lookup(name); ok {
 		log.Info("reusing staged image from an earlier attempt", "file", staged.File)
 		return staged, nil
@@ -96,6 +101,7 @@ func (a *Activities) Generate(ctx context.Context, in GenerateInput) (Staged, er
 	img, err := a.Provider.Generate(ctx, in.Request)
 	elapsed := time.Since(start)
 	stop()
+	a.observe(func(o Observer) { o.ProviderCall(in.Request.Model, elapsed, err) })
 	if err != nil {
 		log.Warn("provider call failed", "error", err, "elapsed", elapsed)
 		return Staged{}, toActivityError(ctx, err)
@@ -123,7 +129,11 @@ func (a *Activities) Generate(ctx context.Context, in GenerateInput) (Staged, er
 // Store uploads a staged image. It runs on the queue of the worker that staged
 // it. Uploading is idempotent, so retries after a storage fault are safe.
 func (a *Activities) Store(ctx context.Context, in StoreInput) (Stored, error) {
-	log := a.logger().With("job_id", in.JobID, "key", in.Key, "attempt", activity.GetInfo(ctx).Attempt)
+	attempt := activity.GetInfo(ctx).Attempt
+	log := a.logger().With("job_id", in.JobID, "key", in.Key, "attempt", attempt)
+	if attempt > 1 {
+		a.observe(func(o Observer) { o.Retry("store") })
+	}
 	data, err := a.Staging.read(in.Staged.File)
 	if err != nil {
 		// The staged file is gone (disk wiped): only a new generation can help.
@@ -135,7 +145,9 @@ func (a *Activities) Store(ctx context.Context, in StoreInput) (Stored, error) {
 			fmt.Sprintf("staged image for job %s is corrupt", in.JobID), ErrTypeStagedImageLost, nil)
 	}
 	start := time.Now()
-	if err := a.Images.Put(ctx, in.Key, data, in.Staged.ContentType); err != nil {
+	err = a.Images.Put(ctx, in.Key, data, in.Staged.ContentType)
+	a.observe(func(o Observer) { o.StoreCall(time.Since(start), err) })
+	if err != nil {
 		log.Warn("upload failed", "error", err)
 		return Stored{}, toActivityError(ctx, fmt.Errorf("upload %s: %w", in.Key, err))
 	}
@@ -201,6 +213,12 @@ func (a *Activities) heartbeat(ctx context.Context) (stop func()) {
 		}
 	}()
 	return func() { close(done) }
+}
+
+func (a *Activities) observe(f func(Observer)) {
+	if a.Observer != nil {
+		f(a.Observer)
+	}
 }
 
 func (a *Activities) logger() *slog.Logger {

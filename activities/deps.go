@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"time"
 
 	"github.com/imagegen/imagegen"
 )
@@ -19,4 +20,12 @@ type Provider interface {
 type Store interface {
 	Put(ctx context.Context, key string, data []byte, contentType string) error
 	URL(ctx context.Context, key string) (string, error)
+}
+
+// Observer is told about provider and storage calls (metrics.Metrics in
+// production). Nil means nobody listens.
+type Observer interface {
+	ProviderCall(model string, d time.Duration, err error)
+	StoreCall(d time.Duration, err error)
+	Retry(activity string)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/imagegen/imagegen/devserver"
 	"github.com/imagegen/imagegen/jobs"
 	"github.com/imagegen/imagegen/mcpserver"
+	"github.com/imagegen/imagegen/metrics"
 	"github.com/imagegen/imagegen/objectstore"
 	"github.com/imagegen/imagegen/preview"
 	"github.com/imagegen/imagegen/workersai"
@@ -38,6 +39,8 @@ type App struct {
 
 	dev      *devserver.Server
 	temporal client.Client
+	metrics  *metrics.Metrics
+	checks   []check
 	workers  []worker.Worker
 	http     *http.Server
 	mcpHTTP  *mcpserver.HTTP
@@ -63,7 +66,7 @@ type App struct {
 // local image store. It returns once all of it is ready.
 func Dev(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 	cfg = cfg.Defaults()
-	a := &App{cfg: cfg, log: log}
+	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -108,7 +111,7 @@ func Dev(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) 
 // Serve starts the MCP HTTP server against an external Temporal.
 func Serve(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 	cfg = cfg.Defaults()
-	a := &App{cfg: cfg, log: log, UIURL: cfg.TemporalUIURL}
+	a := &App{cfg: cfg, log: log, UIURL: cfg.TemporalUIURL, metrics: metrics.New()}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -127,16 +130,17 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error
 	return a, nil
 }
 
-// Worker starts a worker against an external Temporal. It serves no HTTP.
+// Worker starts a worker against an external Temporal. Its HTTP listener
+// serves only /healthz, /readyz and /metrics.
 func Worker(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 	cfg = cfg.Defaults()
-	a := &App{cfg: cfg, log: log}
+	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
 	defer func() {
 		if err != nil {
 			a.Close()
 		}
 	}()
-	if err := a.prepare(false); err != nil {
+	if err := a.prepare(true); err != nil {
 		return nil, err
 	}
 	if err := a.dial(ctx, cfg.TemporalAddress); err != nil {
@@ -149,13 +153,14 @@ func Worker(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	if err := a.startWorker(ctx, dataDir); err != nil {
 		return nil, err
 	}
+	a.http.Handler = a.opsMux(nil)
 	return a, nil
 }
 
 // Stdio serves MCP over in/out against an external Temporal until ctx ends.
 func Stdio(ctx context.Context, cfg Config, log *slog.Logger, in io.Reader, out io.Writer) error {
 	cfg = cfg.Defaults()
-	a := &App{cfg: cfg, log: log, UIURL: cfg.TemporalUIURL}
+	a := &App{cfg: cfg, log: log, UIURL: cfg.TemporalUIURL, metrics: metrics.New()}
 	defer a.Close()
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -196,14 +201,16 @@ func (a *App) dial(ctx context.Context, addr string) error {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	c, err := client.DialContext(dctx, client.Options{
-		HostPort:  addr,
-		Namespace: a.cfg.TemporalNamespace,
-		Logger:    sdklog.NewStructuredLogger(quiet(a.log.With("component", "temporal-sdk"))),
+		HostPort:       addr,
+		Namespace:      a.cfg.TemporalNamespace,
+		Logger:         sdklog.NewStructuredLogger(quiet(a.log.With("component", "temporal-sdk"))),
+		MetricsHandler: a.metrics.TemporalHandler(),
 	})
 	if err != nil {
 		return fmt.Errorf("cannot reach Temporal at %s (TEMPORAL_ADDRESS): %w", addr, err)
 	}
 	a.temporal = c
+	a.checks = append(a.checks, temporalCheck(c))
 	if a.dev == nil {
 		if err := ensureSearchAttributes(dctx, c, a.cfg.TemporalNamespace); err != nil {
 			return err
@@ -220,7 +227,8 @@ func (a *App) startWorker(ctx context.Context, dataDir string) error {
 	if err != nil {
 		return err
 	}
-	acts := &activities.Activities{Images: store, Logger: a.log}
+	a.checks = append(a.checks, storageCheck(store))
+	acts := &activities.Activities{Images: store, Logger: a.log, Observer: a.metrics}
 	switch a.cfg.Provider {
 	case ProviderWorkersAI:
 		p, err := workersai.New(workersai.Config{AccountID: a.cfg.CloudflareAccountID, APIToken: a.cfg.CloudflareAPIToken, BaseURL: a.cfg.CloudflareBaseURL})
@@ -233,6 +241,7 @@ func (a *App) startWorker(ctx context.Context, dataDir string) error {
 		a.log.Warn("!!! PREVIEW PROVIDER: no Cloudflare credentials, images are offline placeholders, NOT AI-generated. " +
 			"Set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for real images.")
 	}
+	acts.Provider = withCallTimeout(acts.Provider, a.cfg.ProviderTimeout)
 	a.ProviderName = acts.ProviderName
 	acts.Staging, err = activities.OpenStaging(filepath.Join(dataDir, "staging"), "imagegen-store")
 	if err != nil {
@@ -295,7 +304,7 @@ func (a *App) jobsClient() *jobs.Client {
 func (a *App) mcpServer() *mcpserver.Server {
 	return mcpserver.New(mcpserver.Options{
 		Jobs: a.jobsClient(), Logger: a.log, Version: Version, MaxWait: a.cfg.MaxWait,
-		Placeholder: a.cfg.Provider == ProviderPreview,
+		Placeholder: a.cfg.Provider == ProviderPreview, Observer: a.metrics,
 	})
 }
 
@@ -308,11 +317,39 @@ func (a *App) startHTTP(dataDir string) error {
 			return err
 		}
 		opts.Images = local.Handler()
+		if a.dev == nil { // dev's worker already checks this store
+			a.checks = append(a.checks, storageCheck(local))
+		}
+	} else if a.dev == nil {
+		store, err := a.store(context.Background(), dataDir)
+		if err != nil {
+			return err
+		}
+		a.checks = append(a.checks, storageCheck(store))
+	}
+	opts.Extra = map[string]http.Handler{
+		"GET /readyz":  readyHandler(a.log, a.checks),
+		"GET /metrics": a.metrics.Handler(),
 	}
 	a.mcpHTTP = a.mcpServer().NewHTTP(opts)
 	a.http.Handler = a.mcpHTTP
 	return nil
 }
+
+// opsMux serves the unauthenticated operational routes of a worker.
+func (a *App) opsMux(_ http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.Handle("GET /readyz", readyHandler(a.log, a.checks))
+	mux.Handle("GET /metrics", a.metrics.Handler())
+	return mux
+}
+
+// Metrics returns the service's metrics (tests gather them).
+func (a *App) Metrics() *metrics.Metrics { return a.metrics }
 
 // Close stops the service gracefully: HTTP first (no new jobs), then the
 // workers (in-flight activities get WorkerStopTimeout to finish, otherwise

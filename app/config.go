@@ -45,6 +45,9 @@ type Config struct {
 
 	// MaxWait caps blocking tool calls (tests shorten it); 0 = 60 s.
 	MaxWait time.Duration
+	// ProviderTimeout bounds one provider call (tests shorten it); 0 = the
+	// model's own Timeout.
+	ProviderTimeout time.Duration
 }
 
 // Defaults fills in the documented defaults.

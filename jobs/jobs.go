@@ -204,15 +204,19 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]Job, error) {
 		return nil, err
 	}
 	want := opts.Offset + opts.Limit
+	// A retried job keeps its failed run in visibility beside the new one:
+	// count each job once (the newest run comes first), and for failed or
+	// canceled lists make sure the listed run is still the job's current one.
+	verify := opts.Status == workflows.StatusFailed || opts.Status == workflows.StatusCanceled
 	var (
 		jobs  []Job
 		token []byte
-		seen  int
+		seen  = map[string]bool{}
 	)
 	for {
 		resp, err := c.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace:     c.namespace,
-			PageSize:      int32(min(want-seen, 100)),
+			PageSize:      int32(min(want-len(seen)+10, 100)),
 			NextPageToken: token,
 			Query:         query,
 		})
@@ -220,13 +224,25 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]Job, error) {
 			return nil, c.wrap("list jobs", err)
 		}
 		for _, info := range resp.GetExecutions() {
-			if seen >= opts.Offset && len(jobs) < opts.Limit {
-				jobs = append(jobs, c.fromInfo(info))
+			id := info.GetExecution().GetWorkflowId()
+			if seen[id] || len(seen) >= want {
+				continue
 			}
-			seen++
+			job := c.fromInfo(info)
+			if verify {
+				cur, err := c.Get(ctx, id)
+				if err != nil || cur.Status != opts.Status {
+					continue
+				}
+				job = cur
+			}
+			seen[id] = true
+			if len(seen) > opts.Offset {
+				jobs = append(jobs, job)
+			}
 		}
 		token = resp.GetNextPageToken()
-		if len(token) == 0 || seen >= want {
+		if len(token) == 0 || len(seen) >= want {
 			return jobs, nil
 		}
 	}

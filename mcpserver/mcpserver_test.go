@@ -64,6 +64,20 @@ func (f *fakeJobs) List(ctx context.Context, opts jobs.ListOptions) ([]jobs.Job,
 	return []jobs.Job{f.job}, f.err
 }
 
+func (f *fakeJobs) Cancel(ctx context.Context, id string) (jobs.Job, error) {
+	if err := jobs.ValidateID(id); err != nil {
+		return jobs.Job{}, err
+	}
+	return f.job, f.err
+}
+
+func (f *fakeJobs) Retry(ctx context.Context, id, reason string) (jobs.Job, error) {
+	if err := jobs.ValidateID(id); err != nil {
+		return jobs.Job{}, err
+	}
+	return f.job, f.err
+}
+
 func (f *fakeJobs) calls() (starts, lists int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -150,7 +164,7 @@ func TestServerOffersTheSixOriginalToolsWithStrictSchemas(t *testing.T) {
 	for _, tool := range list.Tools {
 		names[tool.Name] = tool
 	}
-	for _, want := range []string{"generate_image", "get_job_status", "list_generations", "list_jobs", "wait_for_completion", "generate_image_and_wait"} {
+	for _, want := range originalTools {
 		tool, ok := names[want]
 		if !ok {
 			t.Errorf("tool %s missing", want)
@@ -199,6 +213,9 @@ func TestBadInputGetsAToolErrorAndStartsNothing(t *testing.T) {
 		{"list_jobs", map[string]any{"status": "done"}, "unknown status"},
 		{"list_jobs", map[string]any{"limit": 1e12}, "limit"},
 		{"list_jobs", map[string]any{"offset": 1.5}, "must be of type integer"},
+		{"cancel_job", map[string]any{}, "job_id is required"},
+		{"cancel_job", map[string]any{"job_id": "'; DROP TABLE jobs"}, "is not a job id"},
+		{"retry_job", map[string]any{"job_id": "x", "force": true}, `unknown argument "force"`},
 	}
 	f := &fakeJobs{}
 	c := inProcess(t, f)
@@ -289,4 +306,21 @@ func TestListToolsPassDefaultsAndFilters(t *testing.T) {
 	if len(f.lists) != 2 || f.lists[0] != want[0] || f.lists[1] != want[1] {
 		t.Errorf("lists = %+v, want %+v", f.lists, want)
 	}
+}
+
+// originalTools are the six tools of the original system, kept exactly.
+var originalTools = []string{"generate_image", "get_job_status", "list_generations", "list_jobs", "wait_for_completion", "generate_image_and_wait"}
+
+func missingOriginalTools(tools []mcp.Tool) []string {
+	have := map[string]bool{}
+	for _, t := range tools {
+		have[t.Name] = true
+	}
+	var missing []string
+	for _, name := range originalTools {
+		if !have[name] {
+			missing = append(missing, name)
+		}
+	}
+	return missing
 }

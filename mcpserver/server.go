@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/imagegen/imagegen"
@@ -20,6 +21,8 @@ type Jobs interface {
 	Get(ctx context.Context, id string) (jobs.Job, error)
 	Wait(ctx context.Context, id string, timeout time.Duration) (jobs.Job, bool, error)
 	List(ctx context.Context, opts jobs.ListOptions) ([]jobs.Job, error)
+	Cancel(ctx context.Context, id string) (jobs.Job, error)
+	Retry(ctx context.Context, id, reason string) (jobs.Job, error)
 }
 
 // MaxWait caps every blocking tool call: MCP clients commonly give up on a
@@ -36,6 +39,14 @@ type Options struct {
 	// Placeholder says the service runs the offline preview provider, so tool
 	// descriptions and results can say images are placeholders.
 	Placeholder bool
+	// Observer, if set, records tool calls and waiters (metrics.Metrics).
+	Observer Observer
+}
+
+// Observer is told about tool calls and blocked waiters.
+type Observer interface {
+	ToolCall(tool, outcome string, d time.Duration)
+	WaiterAdd(delta int)
 }
 
 // Server is the MCP server with its tools registered.
@@ -64,6 +75,7 @@ func New(opts Options) *Server {
 		server.WithRecovery(),
 		server.WithStrictInputSchemaDefault(),
 		server.WithInstructions(instructions),
+		server.WithToolHandlerMiddleware(s.observeTools),
 	)
 	for _, t := range s.tools() {
 		s.mcp.AddTool(t.Tool, t.Handler)
@@ -77,3 +89,29 @@ func (s *Server) MCP() *server.MCPServer { return s.mcp }
 const instructions = `Generate images from text prompts. Easiest: call generate_image_and_wait with a prompt; it returns the image URL (FLUX Schnell takes about 10 s). ` +
 	`For long jobs call generate_image, then wait_for_completion with the job_id (repeat it if it says the job is still running). ` +
 	`Browse past images with list_generations; see all jobs with list_jobs.`
+
+// observeTools records every tool call's outcome and duration, and logs
+// infrastructure failures with the tool's name.
+func (s *Server) observeTools(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		start := time.Now()
+		res, err := next(ctx, req)
+		if s.opts.Observer != nil {
+			outcome := "ok"
+			switch {
+			case err != nil:
+				outcome = "protocol_error"
+			case res != nil && res.IsError:
+				outcome = "tool_error"
+			}
+			s.opts.Observer.ToolCall(req.Params.Name, outcome, time.Since(start))
+		}
+		return res, err
+	}
+}
+
+func (s *Server) waiterAdd(delta int) {
+	if s.opts.Observer != nil {
+		s.opts.Observer.WaiterAdd(delta)
+	}
+}

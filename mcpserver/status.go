@@ -101,7 +101,9 @@ func (s *Server) waitForCompletionTool() server.ServerTool {
 // wait blocks on the job's workflow result and shapes the answer: the image
 // when done, a tool error when failed, the current status when still running.
 func (s *Server) wait(ctx context.Context, tool, id string, timeout time.Duration) *mcp.CallToolResult {
+	s.waiterAdd(1)
 	job, done, err := s.jobs.Wait(ctx, id, timeout)
+	s.waiterAdd(-1)
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return mcp.NewToolResultError("the wait was interrupted; call wait_for_completion with job_id " + id + " to keep waiting")

@@ -24,6 +24,8 @@ func (s *Server) tools() []server.ServerTool {
 		s.listJobsTool(),
 		s.waitForCompletionTool(),
 		s.generateImageAndWaitTool(),
+		s.cancelJobTool(),
+		s.retryJobTool(),
 	}
 }
 

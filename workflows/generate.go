@@ -28,6 +28,13 @@ const (
 	maxGenerations = 2
 )
 
+// Metric names, emitted through the SDK's replay-aware metrics handler
+// (metrics.JobsStarted and metrics.JobsFinished).
+const (
+	jobsStartedMetric  = "imagegen_jobs_started"
+	jobsFinishedMetric = "imagegen_jobs_finished"
+)
+
 // nonRetryableKinds are never retried, whatever the error says of itself.
 var nonRetryableKinds = []string{
 	string(imagegen.KindInvalidInput), string(imagegen.KindUnknownModel),
@@ -45,6 +52,12 @@ func GenerateImage(ctx workflow.Context, in Input) (Result, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (Record, error) { return rec, nil }); err != nil {
 		return Result{}, err
 	}
+
+	metrics := workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"model": in.Request.Model})
+	metrics.Counter(jobsStartedMetric).Inc(1)
+	defer func() {
+		metrics.WithTags(map[string]string{"status": string(rec.Status)}).Counter(jobsFinishedMetric).Inc(1)
+	}()
 
 	model, ok := imagegen.LookupModel(in.Request.Model)
 	if !ok {
