@@ -389,3 +389,14 @@ func (a *App) Served() <-chan error { return a.served }
 
 // Temporal returns the connected Temporal client (tests, operator commands).
 func (a *App) Temporal() client.Client { return a.temporal }
+
+// Jobs connects to Temporal for operator commands and returns the job
+// client and a function that closes the connection.
+func Jobs(ctx context.Context, cfg Config, log *slog.Logger) (*jobs.Client, func(), error) {
+	cfg = cfg.Defaults()
+	a := &App{cfg: cfg, log: log, UIURL: cfg.TemporalUIURL, metrics: metrics.New()}
+	if err := a.dial(ctx, cfg.TemporalAddress); err != nil {
+		return nil, nil, err
+	}
+	return a.jobsClient(), func() { a.temporal.Close() }, nil
+}

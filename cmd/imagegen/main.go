@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/app"
 )
 
@@ -23,6 +24,7 @@ Usage:
   imagegen serve    MCP HTTP server (/mcp, /sse) against TEMPORAL_ADDRESS
   imagegen worker   worker against TEMPORAL_ADDRESS
   imagegen stdio    MCP over stdin/stdout against TEMPORAL_ADDRESS, for desktop clients
+  imagegen jobs     operators: list, show, retry and cancel jobs (see "imagegen jobs")
 
 Run "imagegen <command> -h" for flags. Configuration comes from the environment
 (see README); flags override it.
@@ -32,7 +34,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		var ie *imagegen.Error
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+		case errors.As(err, &ie):
+			fmt.Fprintln(os.Stderr, "imagegen:", ie.Message)
+		default:
 			fmt.Fprintln(os.Stderr, "imagegen:", err)
 		}
 		os.Exit(1)
@@ -47,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	mode, rest := args[0], args[1:]
 	switch mode {
 	case "dev", "serve", "worker", "stdio":
+	case "jobs":
+		return runJobs(ctx, rest, getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/jobs"
+	"github.com/imagegen/imagegen/workflows"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestFlagsOverrideTheEnvironment(t *testing.T) {
+	cfg, err := parseConfig("serve", []string{"--addr", "127.0.0.1:9999"}, env(map[string]string{
+		"IMAGEGEN_ADDR": "127.0.0.1:1111", "TEMPORAL_ADDRESS": "temporal:7233", "R2_BUCKET": "b",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:9999" || cfg.TemporalAddress != "temporal:7233" || cfg.R2Bucket != "b" {
+		t.Errorf("config = %+v", cfg)
+	}
+	if cfg.Provider != app.ProviderPreview || cfg.TemporalNamespace != "default" {
+		t.Errorf("defaults not applied: provider %q namespace %q", cfg.Provider, cfg.TemporalNamespace)
+	}
+}
+
+func TestSecretsAreNotFlags(t *testing.T) {
+	_, err := parseConfig("serve", []string{"--cloudflare-api-token", "x"}, env(nil))
+	if err == nil {
+		t.Fatal("a secret was accepted as a flag (it would show in process listings)")
+	}
+}
+
+func TestUnknownCommandsAndArgumentsAreRefused(t *testing.T) {
+	for _, args := range [][]string{{}, {"launch"}, {"serve", "extra"}, {"jobs"}, {"jobs", "frobnicate"}} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, env(map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:1"}), strings.NewReader(""), &out, &errOut)
+		if err == nil {
+			t.Errorf("imagegen %v succeeded", args)
+		}
+	}
+}
+
+// TestJobsCommands drives the operator CLI against a real dev stack.
+func TestJobsCommands(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a, err := app.Dev(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), UIPort: -1}, app.NewLogger(io.Discard, "text", "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	jc, closeJC, err := app.Jobs(ctx, app.Config{TemporalAddress: a.TemporalAddress}, app.NewLogger(io.Discard, "text", "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeJC()
+	job, err := jc.Start(ctx, imagegen.Request{Prompt: "a lighthouse at dawn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, done, err := jc.Wait(ctx, job.ID, time.Minute); err != nil || !done {
+		t.Fatalf("wait: done=%v err=%v", done, err)
+	}
+	getenv := env(map[string]string{"TEMPORAL_ADDRESS": a.TemporalAddress})
+	cli := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(ctx, append([]string{"jobs"}, args...), getenv, strings.NewReader(""), &out, &errOut)
+		return out.String(), err
+	}
+
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, err := cli("list")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out, job.ID) {
+			if !strings.HasPrefix(out, "JOB ID") || !strings.Contains(out, "completed") || !strings.Contains(out, "a lighthouse at dawn") {
+				t.Errorf("list table:\n%s", out)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job never listed:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	out, err := cli("list", "--json", "--status", "completed")
+	var listed []jobs.Job
+	if err != nil || json.Unmarshal([]byte(out), &listed) != nil || len(listed) != 1 || listed[0].ID != job.ID {
+		t.Errorf("list --json: %v\n%s", err, out)
+	}
+	out, err = cli("show", job.ID)
+	if err != nil || !regexp.MustCompile(`(?m)^status +completed$`).MatchString(out) || !strings.Contains(out, "/images/") {
+		t.Errorf("show: %v\n%s", err, out)
+	}
+	out, err = cli("show", job.ID, "--json")
+	var shown jobs.Job
+	if err != nil || json.Unmarshal([]byte(out), &shown) != nil || shown.Status != workflows.StatusCompleted {
+		t.Errorf("show --json: %v\n%s", err, out)
+	}
+	if _, err := cli("retry", job.ID); err == nil || !strings.Contains(err.Error(), "already completed") {
+		t.Errorf("retry of a completed job: %v", err)
+	}
+	if _, err := cli("cancel", job.ID); err == nil || !strings.Contains(err.Error(), "already completed") {
+		t.Errorf("cancel of a completed job: %v", err)
+	}
+	if out, err := cli("retry", "--all-failed", "--dry-run"); err != nil || !strings.Contains(out, "would retry 0 failed job(s)") {
+		t.Errorf("retry --all-failed --dry-run: %v\n%s", err, out)
+	}
+	if _, err := cli("show", "../../etc/passwd"); err == nil || !strings.Contains(err.Error(), "not a job id") {
+		t.Errorf("show of a bad id: %v", err)
+	}
+}
