@@ -17,7 +17,6 @@ func bindConfig(fs *flag.FlagSet, getenv func(string) string, mode string) *app.
 		fs.StringVar(p, name, getenv(env), usage+" ("+env+")")
 	}
 	str(&c.Addr, "addr", "IMAGEGEN_ADDR", "HTTP listen address for /mcp, /sse, /healthz and images")
-	str(&c.AuthToken, "auth-token", "IMAGEGEN_AUTH_TOKEN", "bearer token required on /mcp and /sse")
 	str(&c.DataDir, "data-dir", "IMAGEGEN_DATA_DIR", "data directory: Temporal database (dev), staged and local images")
 	str(&c.PublicURL, "public-url", "IMAGEGEN_PUBLIC_URL", "base URL written into local image URLs")
 	str(&c.Provider, "provider", "IMAGEGEN_PROVIDER", "image provider: workersai or preview")
@@ -33,6 +32,7 @@ func bindConfig(fs *flag.FlagSet, getenv func(string) string, mode string) *app.
 	}
 	// Secrets and identifiers come from the environment only: flags show up in
 	// process listings.
+	c.AuthToken = getenv("IMAGEGEN_AUTH_TOKEN")
 	c.CloudflareAccountID = getenv("CLOUDFLARE_ACCOUNT_ID")
 	c.CloudflareAPIToken = getenv("CLOUDFLARE_API_TOKEN")
 	c.R2Bucket = getenv("R2_BUCKET")

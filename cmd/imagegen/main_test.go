@@ -36,9 +36,14 @@ func TestFlagsOverrideTheEnvironment(t *testing.T) {
 }
 
 func TestSecretsAreNotFlags(t *testing.T) {
-	_, err := parseConfig("serve", []string{"--cloudflare-api-token", "x"}, env(nil))
-	if err == nil {
-		t.Fatal("a secret was accepted as a flag (it would show in process listings)")
+	for _, flag := range []string{"--cloudflare-api-token", "--auth-token", "--r2-secret-access-key"} {
+		if _, err := parseConfig("serve", []string{flag, "x"}, env(nil)); err == nil {
+			t.Errorf("secret flag %s accepted (it would show in process listings)", flag)
+		}
+	}
+	cfg, err := parseConfig("serve", nil, env(map[string]string{"IMAGEGEN_AUTH_TOKEN": "tok"}))
+	if err != nil || cfg.AuthToken != "tok" {
+		t.Errorf("token from the environment: %q, %v", cfg.AuthToken, err)
 	}
 }
 
