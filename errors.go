@@ -41,9 +41,9 @@ func (k ErrorKind) Advice() string {
 	case KindUnknownModel:
 		return "Use one of the listed models."
 	case KindUnauthorized:
-		return "The service's Cloudflare credentials were refused; tell the operator. Retrying will not help."
+		return "The service's provider credentials were refused; tell the operator. Retrying will not help."
 	case KindQuotaExceeded:
-		return "The daily Workers AI allocation is used up; try again tomorrow (after 00:00 UTC) or ask the operator to upgrade."
+		return "The provider's quota is used up (Workers AI: the daily free allocation, reset at 00:00 UTC); try again tomorrow, use another model, or ask the operator to upgrade."
 	case KindCapacity, KindTimeout, KindUpstream, KindBadResponse:
 		return "The provider kept failing after several retries; try again in a few minutes or with another model (flux-schnell is fastest)."
 	case KindStorage:

@@ -30,6 +30,11 @@ type Request struct {
 	Steps          int      `json:"steps,omitempty"`
 	Seed           *int64   `json:"seed,omitempty"`
 	Guidance       *float64 `json:"guidance,omitempty"`
+
+	// Variant is the image's index within a multi-image job. Providers that
+	// draw no randomness of their own (the preview renderer) use it so that
+	// the images differ; it is never sent to a remote API.
+	Variant int `json:"variant,omitempty"`
 }
 
 // Image is what a provider returns: the bytes and their real media type, named

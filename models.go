@@ -2,6 +2,7 @@ package imagegen
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -30,6 +31,12 @@ type Model struct {
 	SupportsGuide bool `json:"supports_guidance"`
 	MinSide       int  `json:"min_side,omitempty"`
 	MaxSide       int  `json:"max_side,omitempty"`
+	// SizeNeedsBoth means width and height go together or not at all: the
+	// provider takes one "WxH" size, not two independent sides.
+	SizeNeedsBoth bool `json:"size_needs_both,omitempty"`
+	// MinGuidance and MaxGuidance bound guidance for models that take it.
+	MinGuidance float64 `json:"min_guidance,omitempty"`
+	MaxGuidance float64 `json:"max_guidance,omitempty"`
 }
 
 var models = []Model{
@@ -44,14 +51,50 @@ var models = []Model{
 		Description:    "SDXL Lightning: fast Stable Diffusion XL; supports size, negative prompt, guidance and seed.",
 		TypicalSeconds: [2]int{15, 20}, Output: "PNG (raw bytes)", Timeout: 90 * time.Second,
 		MaxSteps: 20, SupportsSize: true, SupportsNeg: true, SupportsSeed: true, SupportsGuide: true,
-		MinSide: 256, MaxSide: 2048,
+		MinSide: 256, MaxSide: 2048, MaxGuidance: 30,
 	},
 	{
 		Name: "sdxl-base", Provider: "workersai", ProviderModel: "@cf/stabilityai/stable-diffusion-xl-base-1.0",
 		Description:    "Stable Diffusion XL Base 1.0: slowest, most detailed; supports size, negative prompt, guidance and seed.",
 		TypicalSeconds: [2]int{30, 45}, Output: "PNG (raw bytes)", Timeout: 150 * time.Second,
 		MaxSteps: 20, SupportsSize: true, SupportsNeg: true, SupportsSeed: true, SupportsGuide: true,
-		MinSide: 256, MaxSide: 2048,
+		MinSide: 256, MaxSide: 2048, MaxGuidance: 30,
+	},
+	// The Leonardo models' limits are their Workers AI input schemas. The
+	// schemas allow sides down to 0; 256 is our floor, as for SDXL, since
+	// nothing documents what the models do with tiny sizes. Cloudflare
+	// publishes no timings for them, so TypicalSeconds is a cautious guess.
+	{
+		Name: "leonardo-phoenix", Provider: "workersai", ProviderModel: "@cf/leonardo/phoenix-1.0",
+		Description: "Leonardo Phoenix 1.0: strong prompt adherence and legible text in images; supports size, " +
+			"negative prompt, guidance (2-10) and seed. Timing is an estimate (not documented).",
+		TypicalSeconds: [2]int{10, 40}, Output: "JPEG (raw bytes)", Timeout: 120 * time.Second,
+		MaxSteps: 50, DefaultSteps: 25, SupportsSize: true, SupportsNeg: true, SupportsSeed: true, SupportsGuide: true,
+		MinSide: 256, MaxSide: 2048, MinGuidance: 2, MaxGuidance: 10,
+	},
+	{
+		Name: "leonardo-lucid-origin", Provider: "workersai", ProviderModel: "@cf/leonardo/lucid-origin",
+		Description: "Leonardo Lucid Origin: vivid, prompt-responsive, renders text well; supports size up to 2500, " +
+			"guidance (0-10) and seed, no negative prompt. Timing is an estimate (not documented).",
+		TypicalSeconds: [2]int{10, 40}, Output: "JPEG or PNG (JSON, base64)", Timeout: 120 * time.Second,
+		MaxSteps: 40, SupportsSize: true, SupportsSeed: true, SupportsGuide: true,
+		MinSide: 256, MaxSide: 2500, MaxGuidance: 10,
+	},
+	// One row for the OpenAI-compatible images API, whichever model serves
+	// it: OpenAI retires image models within months (DALL-E 2 and 3, then
+	// gpt-image-1, were shut down in 2026) and compatible servers name theirs
+	// as they like, so the worker's OPENAI_IMAGE_MODEL may replace
+	// ProviderModel while the public name stays put. Sizes are the outer
+	// bounds of gpt-image-2 (sides multiples of 16, at most 3:1, 0.65-8.3
+	// megapixels); the server refuses sizes it cannot make as invalid input.
+	// Timing is an estimate: OpenAI publishes none.
+	{
+		Name: "openai-image", Provider: "openai", ProviderModel: "gpt-image-2",
+		Description: "OpenAI-compatible images API (gpt-image-2 unless the operator chose another model); " +
+			"supports size as width and height together, e.g. 1024x1024, 1536x1024; needs OPENAI_API_KEY on the service. " +
+			"Timing is an estimate.",
+		TypicalSeconds: [2]int{15, 60}, Output: "PNG, JPEG or WebP (JSON, base64)", Timeout: 180 * time.Second,
+		SupportsSize: true, SizeNeedsBoth: true, MinSide: 256, MaxSide: 3840,
 	},
 }
 
@@ -80,7 +123,11 @@ func LookupModel(name string) (Model, bool) {
 func (m Model) validateParams(r Request) error {
 	if r.Width != 0 || r.Height != 0 {
 		if !m.SupportsSize {
-			return invalid(fmt.Sprintf("model %s has a fixed size and takes no width/height: leave them out or use sdxl-lightning or sdxl-base", m.Name))
+			return invalid(fmt.Sprintf("model %s has a fixed size and takes no width/height: leave them out or use %s",
+				m.Name, modelsThat(func(m Model) bool { return m.SupportsSize })))
+		}
+		if m.SizeNeedsBoth && (r.Width == 0 || r.Height == 0) {
+			return invalid(fmt.Sprintf("model %s takes width and height together: set both (e.g. 1024 and 1024) or neither", m.Name))
 		}
 		for _, side := range []struct {
 			name string
@@ -91,27 +138,45 @@ func (m Model) validateParams(r Request) error {
 			}
 		}
 	}
+	if r.Steps != 0 && m.MaxSteps == 0 {
+		return invalid(fmt.Sprintf("model %s takes no steps: leave them out", m.Name))
+	}
 	if r.Steps < 0 || r.Steps > m.MaxSteps {
 		return invalid(fmt.Sprintf("steps %d is out of range for %s: use 1 to %d", r.Steps, m.Name, m.MaxSteps))
 	}
 	if r.NegativePrompt != "" && !m.SupportsNeg {
-		return invalid(fmt.Sprintf("model %s takes no negative_prompt: leave it out or use an SDXL model", m.Name))
+		return invalid(fmt.Sprintf("model %s takes no negative_prompt: leave it out or use %s",
+			m.Name, modelsThat(func(m Model) bool { return m.SupportsNeg })))
 	}
 	if r.Guidance != nil {
 		if !m.SupportsGuide {
-			return invalid(fmt.Sprintf("model %s takes no guidance: leave it out or use an SDXL model", m.Name))
+			return invalid(fmt.Sprintf("model %s takes no guidance: leave it out or use %s",
+				m.Name, modelsThat(func(m Model) bool { return m.SupportsGuide })))
 		}
-		if *r.Guidance < 0 || *r.Guidance > 30 {
-			return invalid(fmt.Sprintf("guidance %g is out of range: use 0 to 30", *r.Guidance))
+		if *r.Guidance < m.MinGuidance || *r.Guidance > m.MaxGuidance {
+			return invalid(fmt.Sprintf("guidance %g is out of range for %s: use %g to %g", *r.Guidance, m.Name, m.MinGuidance, m.MaxGuidance))
 		}
 	}
 	if r.Seed != nil {
 		if !m.SupportsSeed {
-			return invalid(fmt.Sprintf("model %s takes no seed", m.Name))
+			return invalid(fmt.Sprintf("model %s takes no seed: leave it out or use %s",
+				m.Name, modelsThat(func(m Model) bool { return m.SupportsSeed })))
 		}
 		if *r.Seed < 0 {
 			return invalid("seed must be zero or positive")
 		}
 	}
 	return nil
+}
+
+// modelsThat names the models with a capability, for error messages that
+// point to an alternative.
+func modelsThat(has func(Model) bool) string {
+	var names []string
+	for _, m := range models {
+		if has(m) {
+			names = append(names, m.Name)
+		}
+	}
+	return strings.Join(names, " or ")
 }

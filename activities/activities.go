@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,7 +46,9 @@ type Activities struct {
 
 // GenerateInput names the job and what to generate.
 type GenerateInput struct {
-	JobID   string           `json:"job_id"`
+	JobID string `json:"job_id"`
+	// Index is the image's position in a multi-image job (0 for the first).
+	Index   int              `json:"index,omitempty"`
 	Request imagegen.Request `json:"request"`
 }
 
@@ -74,9 +78,10 @@ type StoreInput struct {
 
 // Stored is where an image ended up.
 type Stored struct {
-	Key         string `json:"key"`
-	URL         string `json:"url"`
-	StoreMillis int64  `json:"store_ms"`
+	Key          string `json:"key"`
+	URL          string `json:"url"`
+	ThumbnailKey string `json:"thumbnail_key,omitempty"`
+	StoreMillis  int64  `json:"store_ms"`
 }
 
 // Generate calls the provider once and stages the image on local disk. If this
@@ -86,7 +91,7 @@ type Stored struct {
 func (a *Activities) Generate(ctx context.Context, in GenerateInput) (Staged, error) {
 	info := activity.GetInfo(ctx)
 	log := a.logger().With("job_id", in.JobID, "model", in.Request.Model, "attempt", info.Attempt)
-	name := stagedName(in.JobID, info.WorkflowExecution.RunID)
+	name := stagedName(in.JobID, info.WorkflowExecution.RunID, in.Index)
 
 	if info.Attempt > 1 {
 		a.observe(func(o Observer) { o.Retry("generate") })
@@ -111,7 +116,7 @@ func (a *Activities) Generate(ctx context.Context, in GenerateInput) (Staged, er
 		ContentType:    img.ContentType,
 		SizeBytes:      int64(len(img.Data)),
 		ProviderMillis: elapsed.Milliseconds(),
-		Provider:       a.ProviderName,
+		Provider:       a.providerName(in.Request.Model),
 		Placeholder:    a.Placeholder,
 	}
 	sum := sha256.Sum256(img.Data)
@@ -156,9 +161,10 @@ func (a *Activities) Store(ctx context.Context, in StoreInput) (Stored, error) {
 		return Stored{}, toActivityError(ctx, fmt.Errorf("url for %s: %w", in.Key, err))
 	}
 	elapsed := time.Since(start)
+	thumbKey := a.storeThumbnail(ctx, log, in.Key, data)
 	a.Staging.remove(in.Staged.File)
 	log.Info("image stored", "store_ms", elapsed.Milliseconds())
-	return Stored{Key: in.Key, URL: url, StoreMillis: elapsed.Milliseconds()}, nil
+	return Stored{Key: in.Key, URL: url, ThumbnailKey: thumbKey, StoreMillis: elapsed.Milliseconds()}, nil
 }
 
 // ErrTypeStagedImageLost is the application error type of a Store that cannot
@@ -167,9 +173,36 @@ const ErrTypeStagedImageLost = "staged_image_lost"
 
 // ImageKey is the storage key of a job's image: a date prefix for lifecycle
 // rules, then the job id (a random UUID, so keys are unguessable and carry no
-// user text), then the extension of the real image type.
-func ImageKey(jobID string, created time.Time, contentType string) string {
-	return created.UTC().Format("2006/01/02") + "/" + jobID + imagegen.ExtensionFor(contentType)
+// user text), the image's index when it is not the first, then the extension
+// of the real image type.
+func ImageKey(jobID string, index int, created time.Time, contentType string) string {
+	name := jobID
+	if index > 0 {
+		name += "-" + strconv.Itoa(index)
+	}
+	return created.UTC().Format("2006/01/02") + "/" + name + imagegen.ExtensionFor(contentType)
+}
+
+// ThumbnailKey is where the thumbnail of the image stored under key goes.
+func ThumbnailKey(key string) string {
+	return strings.TrimSuffix(key, path.Ext(key)) + ".thumb.jpg"
+}
+
+// storeThumbnail stores a small JPEG of the image so that tool results can
+// show it inline without shipping the full image. It is best effort: a job
+// whose thumbnail fails still has its image.
+func (a *Activities) storeThumbnail(ctx context.Context, log *slog.Logger, key string, data []byte) string {
+	thumb, err := Thumbnail(data, ThumbnailSide)
+	if err != nil {
+		log.Warn("no thumbnail", "error", err)
+		return ""
+	}
+	tk := ThumbnailKey(key)
+	if err := a.Images.Put(ctx, tk, thumb, "image/jpeg"); err != nil {
+		log.Warn("thumbnail upload failed", "error", err)
+		return ""
+	}
+	return tk
 }
 
 // toActivityError turns a classified error into a Temporal application error
@@ -215,6 +248,15 @@ func (a *Activities) heartbeat(ctx context.Context) (stop func()) {
 	return func() { close(done) }
 }
 
+// providerName is where a model's images come from: the model's own provider,
+// unless this worker renders placeholders for every model.
+func (a *Activities) providerName(model string) string {
+	if m, ok := imagegen.LookupModel(model); ok && !a.Placeholder {
+		return m.Provider
+	}
+	return a.ProviderName
+}
+
 func (a *Activities) observe(f func(Observer)) {
 	if a.Observer != nil {
 		f(a.Observer)
@@ -228,8 +270,12 @@ func (a *Activities) logger() *slog.Logger {
 	return a.Logger
 }
 
-func stagedName(jobID, runID string) string {
-	return sanitize(jobID) + "_" + sanitize(runID)
+func stagedName(jobID, runID string, index int) string {
+	name := sanitize(jobID) + "_" + sanitize(runID)
+	if index > 0 {
+		name += "_" + strconv.Itoa(index)
+	}
+	return name
 }
 
 // sanitize keeps ids safe as file names whatever a caller put in them.

@@ -19,12 +19,12 @@ import (
 
 	"github.com/imagegen/imagegen/activities"
 	"github.com/imagegen/imagegen/devserver"
+	"github.com/imagegen/imagegen/gallery"
 	"github.com/imagegen/imagegen/jobs"
 	"github.com/imagegen/imagegen/mcpserver"
 	"github.com/imagegen/imagegen/metrics"
 	"github.com/imagegen/imagegen/objectstore"
 	"github.com/imagegen/imagegen/preview"
-	"github.com/imagegen/imagegen/workersai"
 	"github.com/imagegen/imagegen/workflows"
 )
 
@@ -39,7 +39,9 @@ type App struct {
 
 	dev      *devserver.Server
 	temporal client.Client
+	images   imageStore
 	metrics  *metrics.Metrics
+	opsOnly  bool // worker: HTTP serves health and metrics only
 	checks   []check
 	workers  []worker.Worker
 	http     *http.Server
@@ -134,7 +136,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error
 // serves only /healthz, /readyz and /metrics.
 func Worker(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
 	cfg = cfg.Defaults()
-	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
+	a := &App{cfg: cfg, log: log, metrics: metrics.New(), opsOnly: true}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -168,6 +170,13 @@ func Stdio(ctx context.Context, cfg Config, log *slog.Logger, in io.Reader, out 
 	if err := a.dial(ctx, cfg.TemporalAddress); err != nil {
 		return err
 	}
+	// Thumbnails in results need the store; a local one only where it exists
+	// (a desktop client starts us in a directory of its choosing).
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "images")); cfg.UsesR2() || err == nil {
+		if _, err := a.imageStore(ctx, cfg.DataDir); err != nil {
+			return err
+		}
+	}
 	return a.mcpServer().ServeStdio(ctx, in, out)
 }
 
@@ -180,8 +189,11 @@ func (a *App) prepare(withHTTP bool) error {
 	if !withHTTP {
 		return nil
 	}
-	if err := mcpserver.CheckListenAddr(a.cfg.Addr, a.cfg.AuthToken); err != nil {
-		return err
+	// A worker serves only health and metrics, which need no token.
+	if !a.opsOnly {
+		if err := mcpserver.CheckListenAddr(a.cfg.Addr, a.cfg.AuthToken); err != nil {
+			return err
+		}
 	}
 	ln, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
@@ -223,7 +235,7 @@ func (a *App) dial(ctx context.Context, addr string) error {
 // shared queue (workflows, generation) and one on this worker's own staging
 // queue (uploads of images staged here).
 func (a *App) startWorker(ctx context.Context, dataDir string) error {
-	store, err := a.store(ctx, dataDir)
+	store, err := a.imageStore(ctx, dataDir)
 	if err != nil {
 		return err
 	}
@@ -231,7 +243,7 @@ func (a *App) startWorker(ctx context.Context, dataDir string) error {
 	acts := &activities.Activities{Images: store, Logger: a.log, Observer: a.metrics}
 	switch a.cfg.Provider {
 	case ProviderWorkersAI:
-		p, err := workersai.New(workersai.Config{AccountID: a.cfg.CloudflareAccountID, APIToken: a.cfg.CloudflareAPIToken, BaseURL: a.cfg.CloudflareBaseURL})
+		p, err := a.realProviders()
 		if err != nil {
 			return err
 		}
@@ -240,6 +252,11 @@ func (a *App) startWorker(ctx context.Context, dataDir string) error {
 		acts.Provider, acts.ProviderName, acts.Placeholder = preview.New(), ProviderPreview, true
 		a.log.Warn("!!! PREVIEW PROVIDER: no Cloudflare credentials, images are offline placeholders, NOT AI-generated. " +
 			"Set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for real images.")
+		if a.cfg.OpenAIAPIKey != "" {
+			// Results carry one placeholder label per worker, so a real
+			// OpenAI image must not come out of a preview worker.
+			a.log.Warn("OPENAI_API_KEY is set but unused: the preview provider renders every model, openai-image included, as a placeholder")
+		}
 	}
 	acts.Provider = withCallTimeout(acts.Provider, a.cfg.ProviderTimeout)
 	a.ProviderName = acts.ProviderName
@@ -267,7 +284,22 @@ func (a *App) startWorker(ctx context.Context, dataDir string) error {
 // imageStore is what the app needs of a store beyond the activities' view.
 type imageStore interface {
 	activities.Store
+	mcpserver.ImageReader
 	Check(ctx context.Context) error
+}
+
+// imageStore builds the configured store once: the worker writes to it, the
+// MCP server reads thumbnails from it.
+func (a *App) imageStore(ctx context.Context, dataDir string) (imageStore, error) {
+	if a.images != nil {
+		return a.images, nil
+	}
+	s, err := a.store(ctx, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	a.images = s
+	return s, nil
 }
 
 func (a *App) store(ctx context.Context, dataDir string) (imageStore, error) {
@@ -304,32 +336,33 @@ func (a *App) jobsClient() *jobs.Client {
 func (a *App) mcpServer() *mcpserver.Server {
 	return mcpserver.New(mcpserver.Options{
 		Jobs: a.jobsClient(), Logger: a.log, Version: Version, MaxWait: a.cfg.MaxWait,
-		Placeholder: a.cfg.Provider == ProviderPreview, Observer: a.metrics,
+		Placeholder: a.cfg.Provider == ProviderPreview, Observer: a.metrics, Images: a.images,
 	})
 }
 
 // startHTTP mounts the MCP endpoints (and local images) on the bound listener.
 func (a *App) startHTTP(dataDir string) error {
 	opts := mcpserver.HTTPOptions{AuthToken: a.cfg.AuthToken}
-	if !a.cfg.UsesR2() {
-		local, err := objectstore.NewLocal(filepath.Join(dataDir, "images"), a.cfg.publicURL(a.Addr))
-		if err != nil {
-			return err
-		}
-		opts.Images = local.Handler()
-		if a.dev == nil { // dev's worker already checks this store
-			a.checks = append(a.checks, storageCheck(local))
-		}
-	} else if a.dev == nil {
-		store, err := a.store(context.Background(), dataDir)
-		if err != nil {
-			return err
-		}
+	hadStore := a.images != nil // dev: the worker built it and checks it
+	store, err := a.imageStore(context.Background(), dataDir)
+	if err != nil {
+		return err
+	}
+	if !hadStore {
 		a.checks = append(a.checks, storageCheck(store))
+	}
+	if local, ok := store.(*objectstore.Local); ok {
+		opts.Images = local.Handler()
 	}
 	opts.Extra = map[string]http.Handler{
 		"GET /readyz":  readyHandler(a.log, a.checks),
 		"GET /metrics": a.metrics.Handler(),
+	}
+	// The gallery for people at "/" (exact match, so it shadows no other
+	// route); it asks for the same token as the API through its login page.
+	gal := gallery.New(gallery.Options{Jobs: a.jobsClient(), AuthToken: a.cfg.AuthToken, Logger: a.log.With("component", "gallery")})
+	for _, pattern := range gallery.Patterns() {
+		opts.Extra[pattern] = gal
 	}
 	a.mcpHTTP = a.mcpServer().NewHTTP(opts)
 	a.http.Handler = a.mcpHTTP

@@ -10,6 +10,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/imagegen/imagegen/openai"
 )
 
 // Config is the whole configuration. Field comments name the environment
@@ -26,6 +28,11 @@ type Config struct {
 	CloudflareAccountID string // CLOUDFLARE_ACCOUNT_ID
 	CloudflareAPIToken  string // CLOUDFLARE_API_TOKEN
 	CloudflareBaseURL   string // CLOUDFLARE_API_BASE_URL
+
+	// The openai-image model runs only with a key; without one its jobs fail fast.
+	OpenAIAPIKey     string // OPENAI_API_KEY: key for the OpenAI-compatible images API
+	OpenAIBaseURL    string // OPENAI_BASE_URL: API root; default https://api.openai.com/v1
+	OpenAIImageModel string // OPENAI_IMAGE_MODEL: model id openai-image sends; default gpt-image-2
 
 	R2Bucket          string // R2_BUCKET
 	R2AccessKeyID     string // R2_ACCESS_KEY_ID
@@ -116,6 +123,14 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("IMAGEGEN_PROVIDER=%q is not a provider: use workersai or preview", c.Provider)
 	}
+	if c.OpenAIAPIKey == "" && (c.OpenAIBaseURL != "" || c.OpenAIImageModel != "") {
+		return errors.New("OPENAI_BASE_URL or OPENAI_IMAGE_MODEL is set but OPENAI_API_KEY is not: set the key (any non-empty value for a server without auth) or unset them")
+	}
+	if c.OpenAIAPIKey != "" {
+		if _, err := openai.New(c.openAIConfig()); err != nil {
+			return fmt.Errorf("OpenAI-compatible images API: %w (OPENAI_BASE_URL, OPENAI_IMAGE_MODEL, OPENAI_API_KEY)", err)
+		}
+	}
 	if c.UsesR2() {
 		var missing []string
 		for _, v := range []struct{ name, val string }{
@@ -139,6 +154,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("retention %s is too short: use at least 1h", c.Retention)
 	}
 	return nil
+}
+
+func (c Config) openAIConfig() openai.Config {
+	return openai.Config{APIKey: c.OpenAIAPIKey, BaseURL: c.OpenAIBaseURL, Model: c.OpenAIImageModel}
 }
 
 // publicURL is the base URL written into local image URLs.

@@ -99,30 +99,93 @@ func ValidateID(id string) error {
 	return nil
 }
 
-// Start validates the request and starts a job. Bad requests start nothing.
+// Start validates the request and starts a one-image job. Bad requests start nothing.
 func (c *Client) Start(ctx context.Context, req imagegen.Request) (Job, error) {
+	job, _, err := c.StartWith(ctx, req, StartOptions{})
+	return job, err
+}
+
+// StartOptions are the optional parts of a start.
+type StartOptions struct {
+	// N is how many images (1 to workflows.MaxImages; 0 means 1).
+	N int
+	// IdempotencyKey, when set, makes the start idempotent: the same key
+	// returns the same job for as long as Temporal retains it, instead of a
+	// second paid generation.
+	IdempotencyKey string
+}
+
+// MaxIdempotencyKeyLength bounds idempotency keys.
+const MaxIdempotencyKeyLength = 200
+
+// StartWith starts a job. With an idempotency key the job id is derived from
+// the key (a name-based UUID), so Temporal's id conflict and reuse policies
+// do the deduplication: no side table, and two concurrent calls with one key
+// start one workflow. existing reports that the key's job already existed.
+func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts StartOptions) (job Job, existing bool, err error) {
 	req = req.WithDefaults()
 	if err := req.Validate(); err != nil {
-		return Job{}, err
+		return Job{}, false, err
+	}
+	if opts.N < 0 || opts.N > workflows.MaxImages {
+		return Job{}, false, &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: fmt.Sprintf("n must be between 1 and %d", workflows.MaxImages)}
 	}
 	id := uuid.NewString()
+	if opts.IdempotencyKey != "" {
+		if n := len(opts.IdempotencyKey); n > MaxIdempotencyKeyLength || strings.ContainsRune(opts.IdempotencyKey, 0) {
+			return Job{}, false, &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: fmt.Sprintf("idempotency_key must be 1 to %d characters without NUL", MaxIdempotencyKeyLength)}
+		}
+		id = IDForKey(opts.IdempotencyKey)
+	}
 	now := time.Now().UTC()
 	rec := workflows.Record{Status: workflows.StatusPending, Request: req, UpdatedAt: now}
-	opts := client.StartWorkflowOptions{
+	sopts := client.StartWorkflowOptions{
 		ID:        id,
 		TaskQueue: workflows.TaskQueue,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.StatusKey.ValueSet(string(workflows.StatusPending)),
 			workflows.ModelKey.ValueSet(req.Model),
 		),
-		Memo:                  map[string]any{workflows.MemoKey: rec},
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		Memo: map[string]any{workflows.MemoKey: rec},
+		// A job id is used once while Temporal retains the job: a running or
+		// finished job under the same id (an idempotency key's) is an error
+		// we turn into "here is that job".
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}
-	if _, err := c.temporal.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, workflows.Input{Request: req}); err != nil {
-		return Job{}, c.wrap("start job", err)
+	_, err = c.temporal.ExecuteWorkflow(ctx, sopts, workflows.WorkflowName, workflows.Input{Request: req, N: opts.N})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case errors.As(err, &started) && opts.IdempotencyKey != "":
+		job, err := c.sameRequest(ctx, id, req)
+		return job, true, err
+	case err != nil:
+		return Job{}, false, c.wrap("start job", err)
 	}
-	c.log.Info("job started", "job_id", id, "model", req.Model)
-	return c.withLink(Job{ID: id, Status: workflows.StatusPending, Prompt: req.Prompt, Model: req.Model, CreatedAt: now, UpdatedAt: now}), nil
+	c.log.Info("job started", "job_id", id, "model", req.Model, "n", max(opts.N, 1))
+	return c.withLink(Job{ID: id, Status: workflows.StatusPending, Prompt: req.Prompt, Model: req.Model, CreatedAt: now, UpdatedAt: now}), false, nil
+}
+
+// IDForKey is the job id an idempotency key maps to.
+func IDForKey(key string) string {
+	return uuid.NewSHA1(idempotencyNamespace, []byte(key)).String()
+}
+
+// idempotencyNamespace scopes name-based job ids to this service.
+var idempotencyNamespace = uuid.MustParse("8f0f3c52-6b1e-4c1e-9f55-3d1a1b0e7a11")
+
+// sameRequest returns the job an idempotency key already names, refusing a
+// key reused for a different request.
+func (c *Client) sameRequest(ctx context.Context, id string, req imagegen.Request) (Job, error) {
+	job, err := c.Get(ctx, id)
+	if err != nil {
+		return Job{}, err
+	}
+	if job.Prompt != req.Prompt || job.Model != req.Model {
+		return Job{}, &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: "idempotency_key was already used for a different prompt or model: use a new key for a new request"}
+	}
+	return job, nil
 }
 
 // Get returns the job's current state from a describe call: one cheap RPC,

@@ -4,37 +4,97 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/jobs"
+	"github.com/imagegen/imagegen/workflows"
 )
 
 // generateArgs are the arguments of both generate tools. Pointers tell a
 // missing argument from an empty one.
 type generateArgs struct {
-	Prompt *string `json:"prompt"`
-	Model  string  `json:"model"`
+	Prompt         *string  `json:"prompt"`
+	Model          string   `json:"model"`
+	Width          int      `json:"width"`
+	Height         int      `json:"height"`
+	Steps          int      `json:"steps"`
+	Seed           *int64   `json:"seed"`
+	NegativePrompt string   `json:"negative_prompt"`
+	Guidance       *float64 `json:"guidance"`
+	N              *int     `json:"n"`
+	IdempotencyKey string   `json:"idempotency_key"`
 }
 
-func (a generateArgs) request() (imagegen.Request, error) {
+func (a generateArgs) request() (imagegen.Request, jobs.StartOptions, error) {
 	if a.Prompt == nil {
-		return imagegen.Request{}, &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: "prompt is required: describe the image to generate"}
+		return imagegen.Request{}, jobs.StartOptions{}, &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: "prompt is required: describe the image to generate"}
 	}
-	req := imagegen.Request{Prompt: strings.TrimSpace(*a.Prompt), Model: a.Model}.WithDefaults()
+	req := imagegen.Request{
+		Prompt: strings.TrimSpace(*a.Prompt), Model: a.Model,
+		Width: a.Width, Height: a.Height, Steps: a.Steps, Seed: a.Seed,
+		NegativePrompt: strings.TrimSpace(a.NegativePrompt), Guidance: a.Guidance,
+	}.WithDefaults()
 	if err := req.Validate(); err != nil {
-		return imagegen.Request{}, err
+		return imagegen.Request{}, jobs.StartOptions{}, err
 	}
-	return req, nil
+	opts := jobs.StartOptions{IdempotencyKey: a.IdempotencyKey}
+	if a.N != nil {
+		if *a.N < 1 || *a.N > workflows.MaxImages {
+			return imagegen.Request{}, jobs.StartOptions{}, &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: fmt.Sprintf("n must be between 1 and %d", workflows.MaxImages)}
+		}
+		opts.N = *a.N
+	}
+	if a.IdempotencyKey != "" && (len(a.IdempotencyKey) > jobs.MaxIdempotencyKeyLength || strings.TrimSpace(a.IdempotencyKey) == "") {
+		return imagegen.Request{}, jobs.StartOptions{}, &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: fmt.Sprintf("idempotency_key must be 1 to %d visible characters", jobs.MaxIdempotencyKeyLength)}
+	}
+	return req, opts, nil
+}
+
+// paramLimits are the widest bounds any model accepts; each model's own are
+// checked by Request.Validate and shown by list_models.
+type paramLimits struct {
+	minSide, maxSide, maxSteps int
+	maxGuidance                float64
+}
+
+func widestLimits() paramLimits {
+	l := paramLimits{minSide: 1 << 30}
+	for _, m := range imagegen.Models() {
+		if m.SupportsSize {
+			l.minSide, l.maxSide = min(l.minSide, m.MinSide), max(l.maxSide, m.MaxSide)
+		}
+		l.maxSteps, l.maxGuidance = max(l.maxSteps, m.MaxSteps), max(l.maxGuidance, m.MaxGuidance)
+	}
+	return l
 }
 
 func generateOptions() []mcp.ToolOption {
+	lim := widestLimits()
 	return []mcp.ToolOption{
 		mcp.WithString("prompt", mcp.Required(), mcp.MinLength(1), mcp.MaxLength(imagegen.MaxPromptLength),
 			mcp.Description("What the image should show, in plain words (1-2048 characters).")),
 		mcp.WithString("model", mcp.Enum(imagegen.ModelNames()...), mcp.DefaultString(imagegen.DefaultModel),
 			mcp.Description(modelsDescription())),
+		mcp.WithInteger("width", mcp.Min(lim.minSide), mcp.Max(lim.maxSide),
+			mcp.Description("Image width in pixels, for models that take a size (flux-schnell is fixed-size); limits per model in list_models.")),
+		mcp.WithInteger("height", mcp.Min(lim.minSide), mcp.Max(lim.maxSide),
+			mcp.Description("Image height in pixels, for models that take a size.")),
+		mcp.WithInteger("steps", mcp.Min(1), mcp.Max(lim.maxSteps),
+			mcp.Description("Diffusion steps: more is slower and finer (flux-schnell up to 8, SDXL up to 20; see list_models).")),
+		mcp.WithInteger("seed", mcp.Min(0),
+			mcp.Description("Random seed for reproducible images, for models that take one (see list_models).")),
+		mcp.WithString("negative_prompt", mcp.MaxLength(imagegen.MaxPromptLength),
+			mcp.Description("What the image should NOT show, for models that take it (SDXL, leonardo-phoenix).")),
+		mcp.WithNumber("guidance", mcp.Min(0), mcp.Max(lim.maxGuidance),
+			mcp.Description("How closely to follow the prompt, for models that take it (range per model in list_models).")),
+		mcp.WithInteger("n", mcp.Min(1), mcp.Max(workflows.MaxImages), mcp.DefaultNumber(1),
+			mcp.Description(fmt.Sprintf("How many images to generate in parallel, 1-%d (default 1).", workflows.MaxImages))),
+		mcp.WithString("idempotency_key", mcp.MaxLength(jobs.MaxIdempotencyKeyLength),
+			mcp.Description("Optional key that makes the call safe to repeat: the same key returns the same job instead of paying for a new generation.")),
 	}
 }
 
@@ -64,17 +124,20 @@ func (s *Server) generateImageTool() server.ServerTool {
 		if err := decodeArgs(req, &args); err != nil {
 			return mcp.NewToolResultError(err.Error()), nil
 		}
-		r, err := args.request()
+		r, opts, err := args.request()
 		if err != nil {
 			return s.toolError(ctx, "generate_image", err), nil
 		}
-		job, err := s.jobs.Start(ctx, r)
+		job, existing, err := s.jobs.StartWith(ctx, r, opts)
 		if err != nil {
 			return s.toolError(ctx, "generate_image", err), nil
+		}
+		msg := fmt.Sprintf("Job started. Call wait_for_completion with job_id %q to get the image (usually %s).", job.ID, typicalTime(job.Model))
+		if existing {
+			msg = fmt.Sprintf("This idempotency_key already has job %q (status %s); no new job was started. Call wait_for_completion with it.", job.ID, job.Status)
 		}
 		return structured(StartResult{
-			JobID: job.ID, Status: string(job.Status), Model: job.Model, TemporalUIURL: job.UIURL,
-			Message: fmt.Sprintf("Job started. Call wait_for_completion with job_id %q to get the image (usually %s).", job.ID, typicalTime(job.Model)),
+			JobID: job.ID, Status: string(job.Status), Model: job.Model, TemporalUIURL: job.UIURL, Existing: existing, Message: msg,
 		}), nil
 	}}
 }
@@ -82,7 +145,7 @@ func (s *Server) generateImageTool() server.ServerTool {
 func (s *Server) generateImageAndWaitTool() server.ServerTool {
 	tool := mcp.NewTool("generate_image_and_wait", append([]mcp.ToolOption{
 		mcp.WithDescription("EASIEST WAY: generate an image and wait for it in one call; returns the image URL when ready " +
-			"(about 10 s for flux-schnell, up to 45 s for sdxl-base). Waits at most 60 s; if the image is not ready by then " +
+			"(about 10 s for flux-schnell, 30-45 s for sdxl-base). Waits at most 60 s; if the image is not ready by then " +
 			"it returns the job_id with done=false, and you call wait_for_completion with it to keep waiting."),
 		mcp.WithTitleAnnotation("Generate an image and wait for it"),
 		mcp.WithReadOnlyHintAnnotation(false),
@@ -96,15 +159,16 @@ func (s *Server) generateImageAndWaitTool() server.ServerTool {
 		if err := decodeArgs(req, &args); err != nil {
 			return mcp.NewToolResultError(err.Error()), nil
 		}
-		r, err := args.request()
+		r, opts, err := args.request()
 		if err != nil {
 			return s.toolError(ctx, "generate_image_and_wait", err), nil
 		}
-		job, err := s.jobs.Start(ctx, r)
+		start := time.Now()
+		job, _, err := s.jobs.StartWith(ctx, r, opts)
 		if err != nil {
 			return s.toolError(ctx, "generate_image_and_wait", err), nil
 		}
-		return s.wait(ctx, "generate_image_and_wait", job.ID, s.maxWait), nil
+		return s.wait(ctx, req, "generate_image_and_wait", job.ID, s.maxWait-time.Since(start)), nil
 	}}
 }
 

@@ -24,20 +24,22 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 // fakeJobs records what the tools asked of the job layer.
 type fakeJobs struct {
-	mu      sync.Mutex
-	started []imagegen.Request
-	waits   []time.Duration
-	lists   []jobs.ListOptions
-	job     jobs.Job
-	done    bool
-	err     error
+	mu        sync.Mutex
+	started   []imagegen.Request
+	startOpts []jobs.StartOptions
+	waits     []time.Duration
+	lists     []jobs.ListOptions
+	job       jobs.Job
+	done      bool
+	err       error
 }
 
-func (f *fakeJobs) Start(ctx context.Context, req imagegen.Request) (jobs.Job, error) {
+func (f *fakeJobs) StartWith(ctx context.Context, req imagegen.Request, opts jobs.StartOptions) (jobs.Job, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.started = append(f.started, req)
-	return jobs.Job{ID: "3f2c9a1e-8b7d-4c6e-9f01-23456789abcd", Status: workflows.StatusPending, Prompt: req.Prompt, Model: req.Model}, f.err
+	f.startOpts = append(f.startOpts, opts)
+	return jobs.Job{ID: "3f2c9a1e-8b7d-4c6e-9f01-23456789abcd", Status: workflows.StatusPending, Prompt: req.Prompt, Model: req.Model}, false, f.err
 }
 
 func (f *fakeJobs) Get(ctx context.Context, id string) (jobs.Job, error) {
@@ -213,6 +215,15 @@ func TestBadInputGetsAToolErrorAndStartsNothing(t *testing.T) {
 		{"list_jobs", map[string]any{"status": "done"}, "unknown status"},
 		{"list_jobs", map[string]any{"limit": 1e12}, "limit"},
 		{"list_jobs", map[string]any{"offset": 1.5}, "must be of type integer"},
+		{"generate_image", map[string]any{"prompt": "cat", "width": 512}, "fixed size"},
+		{"generate_image", map[string]any{"prompt": "cat", "steps": 9}, "use 1 to 8"},
+		{"generate_image", map[string]any{"prompt": "cat", "model": "sdxl-base", "width": 100}, "out of range"},
+		{"generate_image", map[string]any{"prompt": "cat", "negative_prompt": "dogs"}, "takes no negative_prompt"},
+		{"generate_image", map[string]any{"prompt": "cat", "n": 5}, "n must be between 1 and 4"},
+		{"generate_image", map[string]any{"prompt": "cat", "n": 0}, "n must be between 1 and 4"},
+		{"generate_image_and_wait", map[string]any{"prompt": "cat", "idempotency_key": strings.Repeat("k", 201)}, "idempotency_key must be"},
+		{"generate_image", map[string]any{"prompt": "cat", "model": "sdxl-base", "guidance": "high"}, "must be of type number"},
+		{"list_models", map[string]any{"verbose": true}, `unknown argument "verbose"`},
 		{"cancel_job", map[string]any{}, "job_id is required"},
 		{"cancel_job", map[string]any{"job_id": "'; DROP TABLE jobs"}, "is not a job id"},
 		{"retry_job", map[string]any{"job_id": "x", "force": true}, `unknown argument "force"`},
@@ -323,4 +334,43 @@ func missingOriginalTools(tools []mcp.Tool) []string {
 		}
 	}
 	return missing
+}
+
+func TestGenerateParametersReachTheJobLayer(t *testing.T) {
+	f := &fakeJobs{}
+	c := inProcess(t, f)
+	res := call(t, c, "generate_image", map[string]any{
+		"prompt": "a lighthouse", "model": "sdxl-base", "width": 768, "height": 512, "steps": 12, "seed": 7,
+		"negative_prompt": "fog", "guidance": 6.5, "n": 3, "idempotency_key": "req-42",
+	})
+	if res.IsError {
+		t.Fatal(text(res))
+	}
+	r, o := f.started[0], f.startOpts[0]
+	if r.Width != 768 || r.Height != 512 || r.Steps != 12 || r.Seed == nil || *r.Seed != 7 || r.NegativePrompt != "fog" || r.Guidance == nil || *r.Guidance != 6.5 {
+		t.Errorf("request = %+v", r)
+	}
+	if o.N != 3 || o.IdempotencyKey != "req-42" {
+		t.Errorf("start options = %+v", o)
+	}
+}
+
+func TestListModelsDescribesEveryModel(t *testing.T) {
+	c := inProcess(t, &fakeJobs{})
+	res := call(t, c, "list_models", map[string]any{})
+	var out mcpserver.ModelList
+	if err := json.Unmarshal([]byte(text(res)), &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Default != "flux-schnell" || len(out.Models) != len(imagegen.Models()) {
+		t.Fatalf("list_models = %+v", out)
+	}
+	for _, m := range out.Models {
+		if m.Name == "flux-schnell" && strings.Contains(strings.Join(m.Parameters, ","), "width") {
+			t.Errorf("flux-schnell advertises width: %v", m.Parameters)
+		}
+		if m.Name == "sdxl-base" && !strings.Contains(strings.Join(m.Parameters, ","), "negative_prompt") {
+			t.Errorf("sdxl-base lacks negative_prompt: %v", m.Parameters)
+		}
+	}
 }

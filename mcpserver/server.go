@@ -17,7 +17,7 @@ import (
 
 // Jobs is what the tools need from the job layer (jobs.Client in production).
 type Jobs interface {
-	Start(ctx context.Context, req imagegen.Request) (jobs.Job, error)
+	StartWith(ctx context.Context, req imagegen.Request, opts jobs.StartOptions) (jobs.Job, bool, error)
 	Get(ctx context.Context, id string) (jobs.Job, error)
 	Wait(ctx context.Context, id string, timeout time.Duration) (jobs.Job, bool, error)
 	List(ctx context.Context, opts jobs.ListOptions) ([]jobs.Job, error)
@@ -41,6 +41,9 @@ type Options struct {
 	Placeholder bool
 	// Observer, if set, records tool calls and waiters (metrics.Metrics).
 	Observer Observer
+	// Images, if set, reads thumbnails and images for tool results and
+	// resources; without it results carry links only.
+	Images ImageReader
 }
 
 // Observer is told about tool calls and blocked waiters.
@@ -76,10 +79,13 @@ func New(opts Options) *Server {
 		server.WithStrictInputSchemaDefault(),
 		server.WithInstructions(instructions),
 		server.WithToolHandlerMiddleware(s.observeTools),
+		server.WithResourceCapabilities(false, false),
+		server.WithHooks(s.hooks()),
 	)
 	for _, t := range s.tools() {
 		s.mcp.AddTool(t.Tool, t.Handler)
 	}
+	s.registerResources()
 	return s
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -94,16 +95,20 @@ func (s *Server) waitForCompletionTool() server.ServerTool {
 			}
 			timeout = time.Duration(*args.TimeoutSeconds) * time.Second
 		}
-		return s.wait(ctx, "wait_for_completion", id, timeout), nil
+		return s.wait(ctx, req, "wait_for_completion", id, timeout), nil
 	}}
 }
 
 // wait blocks on the job's workflow result and shapes the answer: the image
-// when done, a tool error when failed, the current status when still running.
-func (s *Server) wait(ctx context.Context, tool, id string, timeout time.Duration) *mcp.CallToolResult {
+// (thumbnails inline, links to the full images) when done, a tool error when
+// failed, the current status when still running. With a progress token it
+// reports the job's stages while it waits.
+func (s *Server) wait(ctx context.Context, req mcp.CallToolRequest, tool, id string, timeout time.Duration) *mcp.CallToolResult {
 	s.waiterAdd(1)
-	job, done, err := s.jobs.Wait(ctx, id, timeout)
-	s.waiterAdd(-1)
+	defer s.waiterAdd(-1)
+	stop := s.reportProgress(ctx, req, id)
+	job, done, err := s.jobs.Wait(ctx, id, max(timeout, time.Second))
+	stop(job, done && err == nil)
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return mcp.NewToolResultError("the wait was interrupted; call wait_for_completion with job_id " + id + " to keep waiting")
@@ -117,10 +122,18 @@ func (s *Server) wait(ctx context.Context, tool, id string, timeout time.Duratio
 			"The job is still %s after %s. Call wait_for_completion with job_id %q to keep waiting.", job.Status, timeout.Round(time.Second), id)})
 	case job.Status == workflows.StatusCompleted:
 		msg := "The image is ready: " + job.ImageURL
+		if n := len(view.Images); n > 1 {
+			msg = fmt.Sprintf("%d images are ready; the first: %s", n, job.ImageURL)
+		}
+		if view.FailedImages > 0 {
+			msg += fmt.Sprintf(" (%d of the requested images failed: %s)", view.FailedImages, strings.Join(view.ImageErrors, "; "))
+		}
 		if view.Placeholder {
 			msg += " (offline PREVIEW placeholder, not an AI image: the service runs without Cloudflare credentials)"
 		}
-		return structured(WaitResult{Done: true, Job: view, Message: msg})
+		res := structured(WaitResult{Done: true, Job: view, Message: msg})
+		res.Content = append(res.Content, s.imageContent(ctx, job)...)
+		return res
 	default:
 		res := structured(WaitResult{Done: true, Job: view, Message: fmt.Sprintf("The job %s: %s", job.Status, job.Error)})
 		res.IsError = true

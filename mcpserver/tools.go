@@ -26,6 +26,7 @@ func (s *Server) tools() []server.ServerTool {
 		s.generateImageAndWaitTool(),
 		s.cancelJobTool(),
 		s.retryJobTool(),
+		s.listModelsTool(),
 	}
 }
 

@@ -26,6 +26,20 @@ type JobView struct {
 	// ProviderMillis is how long the provider took to generate the image.
 	ProviderMillis int64  `json:"generation_ms,omitempty"`
 	TemporalUIURL  string `json:"temporal_ui_url,omitempty" jsonschema:"The job in the Temporal Web UI"`
+	// Images lists every image of a job with n > 1 (image_url is the first).
+	Images []ImageView `json:"images,omitempty"`
+	// FailedImages counts images of a multi-image job that could not be made.
+	FailedImages int      `json:"failed_images,omitempty"`
+	ImageErrors  []string `json:"image_errors,omitempty"`
+}
+
+// ImageView is one image of a multi-image job.
+type ImageView struct {
+	ImageURL    string `json:"image_url"`
+	ContentType string `json:"content_type"`
+	SizeBytes   int64  `json:"size_bytes"`
+	Width       int    `json:"width,omitempty"`
+	Height      int    `json:"height,omitempty"`
 }
 
 func viewOf(j jobs.Job) JobView {
@@ -37,6 +51,10 @@ func viewOf(j jobs.Job) JobView {
 	if r := j.Result; r != nil {
 		v.ContentType, v.SizeBytes, v.Width, v.Height = r.ContentType, r.SizeBytes, r.Width, r.Height
 		v.Provider, v.Placeholder, v.ProviderMillis = r.Provider, r.Placeholder, r.ProviderMillis
+		v.FailedImages, v.ImageErrors = r.Failed, r.Errors
+		for _, img := range r.Images {
+			v.Images = append(v.Images, ImageView{ImageURL: img.URL, ContentType: img.ContentType, SizeBytes: img.SizeBytes, Width: img.Width, Height: img.Height})
+		}
 	}
 	return v
 }
@@ -67,6 +85,8 @@ type StartResult struct {
 	Model         string `json:"model"`
 	Message       string `json:"message"`
 	TemporalUIURL string `json:"temporal_ui_url,omitempty"`
+	// Existing is true when an idempotency key named a job that already existed.
+	Existing bool `json:"existing,omitempty"`
 }
 
 // WaitResult is what the waiting tools return: the job, whether it finished,

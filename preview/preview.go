@@ -77,6 +77,9 @@ func fingerprint(req imagegen.Request) [32]byte {
 	if req.Guidance != nil {
 		fmt.Fprintf(&b, "|guidance=%g", *req.Guidance)
 	}
+	if req.Variant != 0 { // images of one multi-image job differ
+		fmt.Fprintf(&b, "|variant=%d", req.Variant)
+	}
 	return sha256.Sum256([]byte(b.String()))
 }
 

@@ -171,3 +171,11 @@ func BenchmarkPreview512(b *testing.B) {
 		}
 	}
 }
+
+func TestPreviewVariantsOfOneJobDiffer(t *testing.T) {
+	a := gen(t, imagegen.Request{Prompt: "twins", Model: "flux-schnell"})
+	b := gen(t, imagegen.Request{Prompt: "twins", Model: "flux-schnell", Variant: 1})
+	if bytes.Equal(a.Data, b.Data) {
+		t.Error("variant 1 renders the same bytes as variant 0")
+	}
+}

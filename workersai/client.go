@@ -104,7 +104,9 @@ func New(cfg Config) (*Client, error) {
 func defaultHTTPClient() *http.Client {
 	var slowest time.Duration
 	for _, m := range imagegen.Models() {
-		slowest = max(slowest, m.Timeout)
+		if m.Provider == "workersai" {
+			slowest = max(slowest, m.Timeout)
+		}
 	}
 	return &http.Client{
 		Transport: &http.Transport{

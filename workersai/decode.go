@@ -1,21 +1,13 @@
 package workersai
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/jpeg"
-	"image/png"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
-
-	"golang.org/x/image/webp"
 
 	"github.com/imagegen/imagegen"
 )
@@ -24,10 +16,6 @@ const (
 	// maxMessageLen bounds provider-supplied text in our errors: it comes from
 	// the remote, ends up in tool results and logs, and must stay readable.
 	maxMessageLen = 300
-	// maxPixels bounds the dimensions an image header may claim before we
-	// decode it, so that a corrupt header cannot make us allocate gigabytes.
-	// The largest model output is 2048x2048.
-	maxPixels = 4096 * 4096
 )
 
 // envelope is the Cloudflare API v4 JSON wrapper around results and errors.
@@ -129,41 +117,9 @@ func decodeBase64(s string) ([]byte, error) {
 	return nil, err
 }
 
-// checkImage names the image type from its magic bytes and decodes it fully:
-// a truncated PNG or JPEG has a valid header, and only a full decode notices
-// the missing data. Storing such a file would hand users a broken picture.
-func checkImage(data []byte) (string, error) {
-	if len(data) == 0 {
-		return "", fmt.Errorf("the image is empty")
-	}
-	kind := imagegen.SniffImageType(data)
-	var decodeConfig func([]byte) (image.Config, error)
-	var decode func([]byte) error
-	switch kind {
-	case "image/png":
-		decodeConfig = func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte) error { _, err := png.Decode(bytes.NewReader(b)); return err }
-	case "image/jpeg":
-		decodeConfig = func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte) error { _, err := jpeg.Decode(bytes.NewReader(b)); return err }
-	case "image/webp":
-		decodeConfig = func(b []byte) (image.Config, error) { return webp.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte) error { _, err := webp.Decode(bytes.NewReader(b)); return err }
-	default:
-		return "", fmt.Errorf("the answer is not a PNG, JPEG or WebP image (starts with %q)", clip(string(data), 16))
-	}
-	cfg, err := decodeConfig(data)
-	if err != nil {
-		return "", fmt.Errorf("the %s header does not decode: %v", kind, err)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > maxPixels/cfg.Height {
-		return "", fmt.Errorf("the %s claims an implausible size %dx%d", kind, cfg.Width, cfg.Height)
-	}
-	if err := decode(data); err != nil {
-		return "", fmt.Errorf("the %s does not decode (truncated or corrupt): %v", kind, err)
-	}
-	return kind, nil
-}
+// checkImage names and fully decodes the image; the check is shared with
+// the other providers (see imagegen.CheckImage).
+func checkImage(data []byte) (string, error) { return imagegen.CheckImage(data) }
 
 // classify maps a Workers AI failure to an error kind: by the envelope's error
 // code first (it is the precise signal), then by the quota wording, then by
@@ -289,18 +245,5 @@ func textSnippet(mediaType string, body []byte) string {
 	return clip(string(body), maxMessageLen)
 }
 
-// clip makes remote text safe to embed: valid UTF-8, no control characters,
-// whitespace collapsed, at most n runes.
-func clip(s string, n int) string {
-	if len(s) > 8*n { // enough bytes for n runes plus collapsed whitespace
-		s = s[:8*n]
-	}
-	fields := strings.FieldsFunc(strings.ToValidUTF8(s, "\uFFFD"), func(r rune) bool {
-		return unicode.IsSpace(r) || unicode.IsControl(r)
-	})
-	out := strings.Join(fields, " ")
-	if utf8.RuneCountInString(out) <= n {
-		return out
-	}
-	return string([]rune(out)[:n]) + "…"
-}
+// clip makes remote text safe to embed (see imagegen.RemoteText).
+func clip(s string, n int) string { return imagegen.RemoteText(s, n) }

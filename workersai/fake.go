@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,9 +24,10 @@ import (
 
 // FakeServer is an in-process stand-in for the Workers AI REST API, for tests
 // in any package that need "the provider" without the network. It speaks the
-// documented wire format: FLUX answers with a JSON envelope holding a base64
-// JPEG, the SDXL models with raw PNG bytes, and failures with the error
-// envelope {"success":false,"errors":[{"code":N,"message":"..."}]}. It checks
+// documented wire format: FLUX and Lucid Origin answer with a JSON envelope
+// holding a base64 JPEG, the SDXL models with raw PNG bytes, Phoenix with raw
+// JPEG bytes, and failures with the error envelope
+// {"success":false,"errors":[{"code":N,"message":"..."}]}. It checks
 // the account, the token and each model's input schema as the real API does
 // (FLUX refuses unknown fields with 5006), so a client bug shows up here too.
 //
@@ -46,9 +48,14 @@ type FakeServer struct {
 	delay    time.Duration
 	queue    []FakeFailure
 	failFunc func(model string, call int) *FakeFailure
-	calls    map[string]int
-	total    int
-	requests []FakeRequest
+	// promptFail and promptCalls script and count calls per prompt, so that
+	// tests sharing one fake in parallel can tell their jobs apart.
+	promptFail  func(model, prompt string, call int) *FakeFailure
+	promptCalls map[string]int
+	onAnswer    func(req FakeRequest, at time.Time)
+	calls       map[string]int
+	total       int
+	requests    []FakeRequest
 }
 
 // FakeFailure is one scripted failure.
@@ -59,6 +66,16 @@ type FakeFailure struct {
 	// Code is the Workers AI error code in the envelope (e.g. 3040); 0 for none.
 	Code    int
 	Message string
+
+	// ContentType, when set, makes the answer raw instead of an error
+	// envelope: Status with this Content-Type and Body verbatim. Faults the
+	// envelope cannot express use it: a wrong content type, a truncated image.
+	ContentType string
+	Body        []byte
+	// Stall, when positive, sends the status, the headers (with the full
+	// Content-Length) and the first half of the body, then waits this long
+	// (or until the client hangs up) before the rest: a slow-loris answer.
+	Stall time.Duration
 }
 
 // FakeRequest is one request the fake accepted for a known model.
@@ -76,9 +93,10 @@ const fakeImageSide = 64
 // NewFakeServer starts a fake. Call Close when done (t.Cleanup(f.Close)).
 func NewFakeServer() *FakeServer {
 	f := &FakeServer{
-		AccountID: "fake-account",
-		APIToken:  "fake-workers-ai-token-0d6c2f",
-		calls:     map[string]int{},
+		AccountID:   "fake-account",
+		APIToken:    "fake-workers-ai-token-0d6c2f",
+		calls:       map[string]int{},
+		promptCalls: map[string]int{},
 	}
 	f.jpeg, f.png = fakeImages()
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
@@ -120,13 +138,60 @@ func (f *FakeServer) FailNext(n int, status int, code int, message string) {
 	}
 }
 
-// SetFailFunc decides failures per call once the FailNext queue is empty:
-// it gets the public model name and that model's 1-based call number, and
-// returns nil to let the call succeed. nil removes the function.
+// SetFailFunc decides failures per call once the FailNext queue is empty and
+// SetPromptFailFunc's function, if any, let the call through: it gets the
+// public model name and that model's 1-based call number, and returns nil to
+// let the call succeed. nil removes the function.
 func (f *FakeServer) SetFailFunc(fn func(model string, call int) *FakeFailure) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failFunc = fn
+}
+
+// SetOnAnswer registers fn to be called after each successful image answer
+// has been flushed to the client, with the request and the time it was sent.
+// Benchmarks use it to timestamp "the provider finished" and measure how long
+// the rest of the system takes to notice. It runs on the request's goroutine
+// after the response is out, so a slow fn delays nothing the client sees; it
+// may be called concurrently. nil removes the function.
+func (f *FakeServer) SetOnAnswer(fn func(req FakeRequest, at time.Time)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.onAnswer = fn
+}
+
+// SetPromptFailFunc decides failures by prompt, for tests that share one fake
+// between parallel jobs: fn gets the public model name, the request's prompt
+// and that prompt's 1-based call number, and returns nil to let the call go on
+// to SetFailFunc's function. It runs after the FailNext queue is empty. nil
+// removes the function.
+func (f *FakeServer) SetPromptFailFunc(fn func(model, prompt string, call int) *FakeFailure) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.promptFail = fn
+}
+
+// CallsForPrompt returns how many calls arrived whose JSON body had exactly
+// this prompt, scripted and schema failures included.
+func (f *FakeServer) CallsForPrompt(prompt string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.promptCalls[prompt]
+}
+
+// Image returns the image bytes a successful answer for model carries
+// (decoded from base64 for the JSON models), to compare with what was
+// stored; nil for a model the fake does not serve.
+func (f *FakeServer) Image(model string) []byte {
+	m, ok := imagegen.LookupModel(model)
+	if !ok {
+		return nil
+	}
+	shape, ok := shapeFor(m.ProviderModel)
+	if !ok {
+		return nil
+	}
+	return bytes.Clone(f.imageFor(shape))
 }
 
 // Calls returns how many generation calls arrived with the right account and
@@ -178,16 +243,29 @@ func (f *FakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Only the prompt is needed here; the schema check comes later, so that
+	// scripted failures win over it as they do over everything else.
+	var probe struct {
+		Prompt string `json:"prompt"`
+	}
+	_ = json.Unmarshal(raw, &probe)
+
 	f.mu.Lock()
 	f.total++
 	f.calls[providerModel]++
 	call := f.calls[providerModel]
+	f.promptCalls[probe.Prompt]++
+	promptCall := f.promptCalls[probe.Prompt]
 	delay := f.delay
 	var fail *FakeFailure
 	if len(f.queue) > 0 {
 		fail = &f.queue[0]
 		f.queue = f.queue[1:]
-	} else if f.failFunc != nil {
+	}
+	if fail == nil && f.promptFail != nil {
+		fail = f.promptFail(publicName(providerModel), probe.Prompt, promptCall)
+	}
+	if fail == nil && f.failFunc != nil {
 		fail = f.failFunc(publicName(providerModel), call)
 	}
 	f.mu.Unlock()
@@ -202,11 +280,7 @@ func (f *FakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if fail != nil {
-		if fail.Status == 0 {
-			dropConnection(w)
-			return
-		}
-		writeFakeError(w, fail.Status, fail.Code, fail.Message)
+		writeFailure(w, r, fail)
 		return
 	}
 
@@ -220,8 +294,10 @@ func (f *FakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		writeFakeError(w, http.StatusBadRequest, 5006, "AiError: Bad input: "+problem)
 		return
 	}
+	req := FakeRequest{Model: publicName(providerModel), Body: body}
 	f.mu.Lock()
-	f.requests = append(f.requests, FakeRequest{Model: publicName(providerModel), Body: body})
+	f.requests = append(f.requests, req)
+	onAnswer := f.onAnswer
 	f.mu.Unlock()
 
 	if shape.JSONImage {
@@ -230,10 +306,18 @@ func (f *FakeServer) serve(w http.ResponseWriter, r *http.Request) {
 			"result":  map[string]string{"image": base64.StdEncoding.EncodeToString(f.imageFor(shape))},
 			"success": true, "errors": []any{}, "messages": []any{},
 		})
-		return
+	} else {
+		w.Header().Set("Content-Type", shape.MediaType)
+		_, _ = w.Write(f.imageFor(shape))
 	}
-	w.Header().Set("Content-Type", shape.MediaType)
-	_, _ = w.Write(f.imageFor(shape))
+	if onAnswer != nil {
+		// Flush first so that the timestamp is when the client can have the
+		// answer, not when it sat in the response buffer.
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		onAnswer(req, time.Now())
+	}
 }
 
 func (f *FakeServer) imageFor(shape wireShape) []byte {
@@ -282,9 +366,13 @@ func checkFakeBody(raw []byte, shape wireShape) (map[string]any, string) {
 	}
 	add(shape.Steps, rule{"int", 1, float64(shape.MaxSteps)})
 	add(shape.NegativePrompt, rule{kind: "string"})
-	add(shape.Width, rule{"int", 256, 2048})
-	add(shape.Height, rule{"int", 256, 2048})
-	add(shape.Guidance, rule{kind: "number", max: 1e9})
+	add(shape.Width, rule{"int", float64(shape.MinSide), float64(shape.MaxSide)})
+	add(shape.Height, rule{"int", float64(shape.MinSide), float64(shape.MaxSide)})
+	guidance := rule{"number", shape.MinGuidance, shape.MaxGuidance}
+	if shape.MaxGuidance == 0 {
+		guidance.max = 1e9
+	}
+	add(shape.Guidance, guidance)
 	add(shape.Seed, rule{kind: "int", max: 1 << 62})
 	for field, v := range body {
 		rl, known := rules[field]
@@ -317,13 +405,50 @@ func checkFakeBody(raw []byte, shape wireShape) (map[string]any, string) {
 }
 
 func writeFakeError(w http.ResponseWriter, status, code int, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(fakeErrorBody(code, message))
+}
+
+func fakeErrorBody(code int, message string) []byte {
 	errs := []map[string]any{}
 	if code != 0 || message != "" {
 		errs = append(errs, map[string]any{"code": code, "message": message})
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"result": nil, "success": false, "errors": errs, "messages": []any{}})
+	b, _ := json.Marshal(map[string]any{"result": nil, "success": false, "errors": errs, "messages": []any{}})
+	return append(b, '\n')
+}
+
+// writeFailure answers with a scripted failure: a dropped connection, an
+// error envelope or a raw answer, possibly stalled halfway.
+func writeFailure(w http.ResponseWriter, r *http.Request, fail *FakeFailure) {
+	if fail.Status == 0 {
+		dropConnection(w)
+		return
+	}
+	contentType, body := fail.ContentType, fail.Body
+	if contentType == "" {
+		contentType, body = "application/json", fakeErrorBody(fail.Code, fail.Message)
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(fail.Status)
+	if fail.Stall <= 0 {
+		_, _ = w.Write(body)
+		return
+	}
+	half := len(body) / 2
+	_, _ = w.Write(body[:half])
+	if fl, ok := w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	t := time.NewTimer(fail.Stall)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		_, _ = w.Write(body[half:])
+	case <-r.Context().Done():
+	}
 }
 
 // dropConnection closes the TCP connection without an answer, which the

@@ -46,7 +46,12 @@ func postRaw(t *testing.T, f *FakeServer, token, model string, body string) (int
 
 func TestFakeServerAnswersEachModelInItsWireFormat(t *testing.T) {
 	f, c := newFake(t)
+	served := 0
 	for _, m := range imagegen.Models() {
+		if m.Provider != "workersai" {
+			continue
+		}
+		served++
 		shape, _ := shapeFor(m.ProviderModel)
 		img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "a boat", Model: m.Name, Steps: 2})
 		if err != nil {
@@ -70,7 +75,7 @@ func TestFakeServerAnswersEachModelInItsWireFormat(t *testing.T) {
 			t.Errorf("%s: CallsFor = %d, want 2", m.Name, got)
 		}
 	}
-	if got, want := f.Calls(), 2*len(imagegen.Models()); got != want {
+	if got, want := f.Calls(), 2*served; got != want {
 		t.Errorf("Calls = %d, want %d", got, want)
 	}
 	reqs := f.Requests()
@@ -181,11 +186,138 @@ func TestFakeServerCountsConcurrentCalls(t *testing.T) {
 	}
 }
 
+func TestFakeServerOnAnswerReportsEachSuccessfulAnswer(t *testing.T) {
+	f, c := newFake(t)
+	type answer struct {
+		req FakeRequest
+		at  time.Time
+	}
+	answers := make(chan answer, 10)
+	f.SetOnAnswer(func(req FakeRequest, at time.Time) { answers <- answer{req, at} })
+	f.FailNext(1, 503, 0, "overloaded")
+	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "fails", Model: "sdxl-base"}); err == nil {
+		t.Fatal("scripted failure succeeded")
+	}
+	before := time.Now()
+	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "answered", Model: "flux-schnell"}); err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	// The hook runs once the answer is flushed, so it may still be running
+	// when Generate returns: wait for it (the timeout only guards a hang).
+	select {
+	case a := <-answers:
+		if a.req.Model != "flux-schnell" || a.req.Body["prompt"] != "answered" {
+			t.Errorf("answer = %+v, want the successful flux-schnell call", a.req)
+		}
+		if a.at.Before(before) {
+			t.Errorf("answer time %v is before the call started (%v)", a.at, before)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnAnswer was not called for a successful answer")
+	}
+	f.SetOnAnswer(nil)
+	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "unhooked", Model: "flux-schnell"}); err != nil {
+		t.Fatalf("Generate after removing the hook: %v", err)
+	}
+	// The failed call must not have been reported.
+	select {
+	case a := <-answers:
+		t.Errorf("unexpected answer reported: %+v", a.req)
+	default:
+	}
+}
+
 func TestFakeServerImagesDecode(t *testing.T) {
 	f, _ := newFake(t)
 	for _, data := range [][]byte{f.jpeg, f.png} {
 		if _, err := checkImage(bytes.Clone(data)); err != nil {
 			t.Errorf("fake image does not decode: %v", err)
 		}
+	}
+}
+
+func TestFakeServerScriptsFailuresPerPrompt(t *testing.T) {
+	f, c := newFake(t)
+	f.SetPromptFailFunc(func(model, prompt string, call int) *FakeFailure {
+		if prompt == "flaky" && call == 1 {
+			return &FakeFailure{Status: 503, Message: "overloaded"}
+		}
+		return nil
+	})
+	// Interleaved with another prompt on the same model: only "flaky" fails, once.
+	for i, tc := range []struct {
+		prompt string
+		want   imagegen.ErrorKind
+	}{{"steady", ""}, {"flaky", imagegen.KindUpstream}, {"steady", ""}, {"flaky", ""}} {
+		_, err := c.Generate(context.Background(), imagegen.Request{Prompt: tc.prompt, Model: "sdxl-base"})
+		if got := imagegen.KindOf(err); got != tc.want {
+			t.Fatalf("call %d (%s): kind %q (err %v), want %q", i+1, tc.prompt, got, err, tc.want)
+		}
+	}
+	if f.CallsForPrompt("flaky") != 2 || f.CallsForPrompt("steady") != 2 || f.CallsForPrompt("absent") != 0 {
+		t.Errorf("CallsForPrompt flaky=%d steady=%d absent=%d, want 2, 2, 0",
+			f.CallsForPrompt("flaky"), f.CallsForPrompt("steady"), f.CallsForPrompt("absent"))
+	}
+}
+
+func TestFakeServerRawAnswersExpressFaultsBeyondTheEnvelope(t *testing.T) {
+	f, c := newFake(t)
+	png := f.Image("sdxl-lightning")
+	if got, err := checkImage(bytes.Clone(png)); err != nil || got != "image/png" {
+		t.Fatalf("Image(sdxl-lightning) = %s, %v; want a whole PNG", got, err)
+	}
+	if f.Image("no-such-model") != nil {
+		t.Error("Image of an unknown model is not nil")
+	}
+	f.FailNext(1, 0, 0, "")
+	f.SetPromptFailFunc(func(model, prompt string, call int) *FakeFailure {
+		switch prompt {
+		case "html":
+			return &FakeFailure{Status: 200, ContentType: "text/html", Body: []byte("<html>gateway</html>")}
+		case "truncated":
+			return &FakeFailure{Status: 200, ContentType: "image/png", Body: png[:len(png)/2]}
+		}
+		return nil
+	})
+	for _, tc := range []struct {
+		prompt, want string
+	}{
+		{"after a dropped connection", "EOF"}, // FailNext still comes first
+		{"html", `unexpected content type "text/html"`},
+		{"truncated", "unusable answer"},
+	} {
+		_, err := c.Generate(context.Background(), imagegen.Request{Prompt: tc.prompt, Model: "sdxl-lightning"})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want it to say %q", tc.prompt, err, tc.want)
+		}
+	}
+	img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "fine", Model: "sdxl-lightning"})
+	if err != nil || !bytes.Equal(img.Data, png) {
+		t.Fatalf("unscripted call: err %v, same bytes as Image: %v", err, bytes.Equal(img.Data, png))
+	}
+}
+
+func TestFakeServerStallHoldsTheAnswerHalfway(t *testing.T) {
+	f, c := newFake(t)
+	png := f.Image("sdxl-base")
+	f.SetPromptFailFunc(func(model, prompt string, call int) *FakeFailure {
+		stall := time.Minute
+		if call > 1 {
+			stall = 10 * time.Millisecond
+		}
+		return &FakeFailure{Status: 200, ContentType: "image/png", Body: png, Stall: stall}
+	})
+
+	// Past the caller's deadline: the client gets half a body, then gives up.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := c.Generate(ctx, imagegen.Request{Prompt: "slow", Model: "sdxl-base"})
+	if imagegen.KindOf(err) != imagegen.KindTimeout {
+		t.Fatalf("stalled past the deadline: kind %q (err %v), want timeout", imagegen.KindOf(err), err)
+	}
+	// A short stall still delivers the whole image.
+	img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "slow", Model: "sdxl-base"})
+	if err != nil || !bytes.Equal(img.Data, png) {
+		t.Fatalf("short stall: err %v, whole image: %v", err, bytes.Equal(img.Data, png))
 	}
 }

@@ -19,6 +19,11 @@ type wireShape struct {
 	Strict bool
 	// MaxSteps is the schema's maximum for the steps property.
 	MaxSteps int
+	// MinSide and MaxSide bound width and height in the schema.
+	MinSide, MaxSide int
+	// MinGuidance and MaxGuidance bound guidance in the schema; a zero
+	// MaxGuidance means the schema sets no bounds.
+	MinGuidance, MaxGuidance float64
 	// JSONImage is true when a success is a JSON envelope carrying a base64
 	// image; false when it is the raw image bytes. The client decides by the
 	// Content-Type instead; the fake uses this to answer like the real model.
@@ -32,7 +37,7 @@ func sdxlShape() wireShape {
 	return wireShape{
 		Steps: "num_steps", NegativePrompt: "negative_prompt", Width: "width", Height: "height",
 		Guidance: "guidance", Seed: "seed",
-		MaxSteps: 20, MediaType: "image/png",
+		MaxSteps: 20, MinSide: 256, MaxSide: 2048, MediaType: "image/png",
 	}
 }
 
@@ -46,6 +51,21 @@ func shapeFor(providerModel string) (wireShape, bool) {
 		return wireShape{Steps: "steps", Strict: true, MaxSteps: 8, JSONImage: true, MediaType: "image/jpeg"}, true
 	case "@cf/bytedance/stable-diffusion-xl-lightning", "@cf/stabilityai/stable-diffusion-xl-base-1.0":
 		return sdxlShape(), true
+	case "@cf/leonardo/phoenix-1.0":
+		// Schema: like SDXL without img2img, guidance 2-10; answers raw JPEG.
+		return wireShape{
+			Steps: "num_steps", NegativePrompt: "negative_prompt", Width: "width", Height: "height",
+			Guidance: "guidance", Seed: "seed",
+			MaxSteps: 50, MaxSide: 2048, MinGuidance: 2, MaxGuidance: 10, MediaType: "image/jpeg",
+		}, true
+	case "@cf/leonardo/lucid-origin":
+		// Schema: no negative_prompt; steps come as num_steps (it also
+		// accepts "steps"); sides up to 2500; answers a JSON envelope with a
+		// base64 image, like FLUX.
+		return wireShape{
+			Steps: "num_steps", Width: "width", Height: "height", Guidance: "guidance", Seed: "seed",
+			MaxSteps: 40, MaxSide: 2500, MaxGuidance: 10, JSONImage: true, MediaType: "image/jpeg",
+		}, true
 	default:
 		return wireShape{}, false
 	}

@@ -70,7 +70,6 @@ func GenerateImage(ctx workflow.Context, in Input) (Result, error) {
 		return Result{}, err
 	}
 
-	var a *activities.Activities
 	genCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           TaskQueue,
 		StartToCloseTimeout: model.Timeout + 30*time.Second,
@@ -84,13 +83,88 @@ func GenerateImage(ctx workflow.Context, in Input) (Result, error) {
 		},
 	})
 
+	// Each image runs its own generate → store pipeline; n images run in
+	// parallel. With n = 1 the commands are the same as a single pipeline's.
+	n := min(max(in.N, 1), MaxImages)
+	outcomes := make([]imageOutcome, n)
+	wg := workflow.NewWaitGroup(ctx)
+	for i := range n {
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			outcomes[i] = makeImage(ctx, genCtx, &rec, jobID, info.WorkflowStartTime, imageRequest(in.Request, i, n), i)
+		})
+	}
+	wg.Wait(ctx)
+
+	var (
+		res      Result
+		firstErr error
+	)
+	for _, o := range outcomes {
+		if o.err != nil {
+			res.Failed++
+			kind, msg := describeFailure(o.err)
+			res.Errors = append(res.Errors, fmt.Sprintf("%s: %s", kind, msg))
+			if firstErr == nil {
+				firstErr = o.err
+			}
+			continue
+		}
+		res.Images = append(res.Images, o.image)
+	}
+	if len(res.Images) == 0 {
+		return Result{}, failFrom(ctx, &rec, firstErr)
+	}
+	if ctx.Err() != nil { // canceled while some images were done: still canceled
+		return Result{}, failFrom(ctx, &rec, temporal.NewCanceledError())
+	}
+	first := res.Images[0]
+	res.ImageURL, res.Key, res.ContentType, res.SizeBytes = first.URL, first.Key, first.ContentType, first.SizeBytes
+	res.Width, res.Height, res.ThumbnailKey = first.Width, first.Height, first.ThumbnailKey
+	res.ProviderMillis, res.StoreMillis, res.Provider, res.Placeholder = first.ProviderMillis, first.StoreMillis, first.Provider, first.Placeholder
+	if n == 1 {
+		res.Images = nil // the top-level fields say it all; keeps one-image records as they were
+	}
+	rec.Result = &res
+	rec.Stage = ""
+	if err := record(ctx, &rec, StatusCompleted); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// MaxImages bounds n, the images one job generates.
+const MaxImages = 4
+
+// imageRequest is the provider request for image i of n: with an explicit
+// seed each image gets its own (seed+i), so the images differ.
+func imageRequest(req imagegen.Request, i, n int) imagegen.Request {
+	if n > 1 {
+		req.Variant = i
+		if req.Seed != nil {
+			seed := *req.Seed + int64(i)
+			req.Seed = &seed
+		}
+	}
+	return req
+}
+
+type imageOutcome struct {
+	image Image
+	err   error
+}
+
+// makeImage runs one image's pipeline: generate, then store on the worker
+// that staged it; a staged image lost with its worker is generated again once.
+func makeImage(ctx, genCtx workflow.Context, rec *Record, jobID string, started time.Time, req imagegen.Request, index int) imageOutcome {
+	var a *activities.Activities
 	for generation := 1; ; generation++ {
-		rec.Attempts = generation
-		rec.Stage = "generating"
+		rec.Attempts = max(rec.Attempts, generation)
 		var staged activities.Staged
-		err := workflow.ExecuteActivity(genCtx, a.Generate, activities.GenerateInput{JobID: jobID, Request: in.Request}).Get(ctx, &staged)
+		err := workflow.ExecuteActivity(genCtx, a.Generate, activities.GenerateInput{JobID: jobID, Index: index, Request: req}).Get(ctx, &staged)
 		if err != nil {
-			return Result{}, failFrom(ctx, &rec, err)
+			return imageOutcome{err: err}
 		}
 
 		rec.Stage = "storing"
@@ -106,28 +180,22 @@ func GenerateImage(ctx workflow.Context, in Input) (Result, error) {
 				NonRetryableErrorTypes: nonRetryableKinds,
 			},
 		})
-		key := activities.ImageKey(jobID, info.WorkflowStartTime, staged.ContentType)
+		key := activities.ImageKey(jobID, index, started, staged.ContentType)
 		var stored activities.Stored
 		err = workflow.ExecuteActivity(storeCtx, a.Store, activities.StoreInput{JobID: jobID, Key: key, Staged: staged}).Get(ctx, &stored)
 		if err != nil {
 			if stagedImageLost(err) && generation < maxGenerations {
-				workflow.GetLogger(ctx).Warn("staged image unreachable, generating again", "job_id", jobID, "error", err)
+				workflow.GetLogger(ctx).Warn("staged image unreachable, generating again", "job_id", jobID, "image", index, "error", err)
+				rec.Stage = "generating"
 				continue
 			}
-			return Result{}, failFrom(ctx, &rec, err)
+			return imageOutcome{err: err}
 		}
-
-		res := Result{
-			ImageURL: stored.URL, Key: stored.Key, ContentType: staged.ContentType, SizeBytes: staged.SizeBytes,
+		return imageOutcome{image: Image{
+			URL: stored.URL, Key: stored.Key, ThumbnailKey: stored.ThumbnailKey, ContentType: staged.ContentType, SizeBytes: staged.SizeBytes,
 			Width: staged.Width, Height: staged.Height, ProviderMillis: staged.ProviderMillis, StoreMillis: stored.StoreMillis,
 			Provider: staged.Provider, Placeholder: staged.Placeholder,
-		}
-		rec.Result = &res
-		rec.Stage = ""
-		if err := record(ctx, &rec, StatusCompleted); err != nil {
-			return Result{}, err
-		}
-		return res, nil
+		}}
 	}
 }
 

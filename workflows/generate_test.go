@@ -27,22 +27,32 @@ import (
 // scriptedProvider returns the scripted errors in order, then images.
 type scriptedProvider struct {
 	mu     sync.Mutex
-	errs   []error
+	errs   []error // nil entries succeed
 	always error
 	calls  int
+	reqs   []imagegen.Request
+}
+
+func (p *scriptedProvider) requests() []imagegen.Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]imagegen.Request(nil), p.reqs...)
 }
 
 func (p *scriptedProvider) Generate(ctx context.Context, req imagegen.Request) (imagegen.Image, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls++
+	p.reqs = append(p.reqs, req)
 	if p.always != nil {
 		return imagegen.Image{}, p.always
 	}
 	if len(p.errs) > 0 {
 		err := p.errs[0]
 		p.errs = p.errs[1:]
-		return imagegen.Image{}, err
+		if err != nil {
+			return imagegen.Image{}, err
+		}
 	}
 	if req.Model == "flux-schnell" {
 		return imagegen.Image{Data: testJPEG(), ContentType: "image/jpeg"}, nil
@@ -69,7 +79,9 @@ func newMemStore() *memStore {
 func (s *memStore) Put(ctx context.Context, key string, data []byte, contentType string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.puts++
+	if !strings.HasSuffix(key, ".thumb.jpg") {
+		s.puts++ // image uploads only; thumbnails are best effort
+	}
 	if s.failN != 0 {
 		if s.failN > 0 {
 			s.failN--
@@ -79,6 +91,19 @@ func (s *memStore) Put(ctx context.Context, key string, data []byte, contentType
 	s.objects[key] = append([]byte(nil), data...)
 	s.types[key] = contentType
 	return nil
+}
+
+// images counts stored images, thumbnails aside.
+func (s *memStore) images() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k := range s.objects {
+		if !strings.HasSuffix(k, ".thumb.jpg") {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *memStore) URL(ctx context.Context, key string) (string, error) {
@@ -172,7 +197,7 @@ func TestGenerateImageCompletesForEachModel(t *testing.T) {
 			if res.ContentType != tc.contentType || !strings.HasSuffix(res.Key, tc.ext) {
 				t.Errorf("result type %s key %s, want %s and *%s", res.ContentType, res.Key, tc.contentType, tc.ext)
 			}
-			if res.ImageURL != "https://images.test/"+res.Key || res.SizeBytes == 0 || res.Provider != "fake" {
+			if res.ImageURL != "https://images.test/"+res.Key || res.SizeBytes == 0 || res.Provider != "workersai" {
 				t.Errorf("unexpected result %+v", res)
 			}
 			if got := h.store.types[res.Key]; got != tc.contentType {
@@ -232,8 +257,8 @@ func TestGenerateImageRetriesOnlyTransientProviderErrors(t *testing.T) {
 				t.Fatalf("status = %s, want %s (err %v)", rec.Status, tc.wantStatus, err)
 			}
 			if tc.wantStatus == workflows.StatusCompleted {
-				if err != nil || len(h.store.objects) != 1 {
-					t.Errorf("err = %v, stored %d objects, want nil and 1", err, len(h.store.objects))
+				if err != nil || h.store.images() != 1 {
+					t.Errorf("err = %v, stored %d images, want nil and 1", err, h.store.images())
 				}
 				return
 			}
@@ -334,5 +359,71 @@ func TestGenerateImageRejectsUnknownModelWithoutCallingTheProvider(t *testing.T)
 	_, err := h.run(t, imagegen.Request{Prompt: "x", Model: "dall-e"})
 	if err == nil || h.provider.Calls() != 0 {
 		t.Fatalf("err = %v, provider calls = %d; want failure and 0 calls", err, h.provider.Calls())
+	}
+}
+
+func TestGenerateImageMakesNImagesInParallelAndReportsPartialFailure(t *testing.T) {
+	h := newHarness(t)
+	// The second provider call fails for good; the other two images succeed.
+	h.provider.errs = []error{nil, providerErr(imagegen.KindInvalidInput, 5006)}
+	seed := int64(41)
+	h.env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Request: imagegen.Request{Prompt: "three foxes", Model: "sdxl-base", Seed: &seed}, N: 3})
+	if err := h.env.GetWorkflowError(); err != nil {
+		t.Fatalf("a partial failure failed the job: %v", err)
+	}
+	var res workflows.Result
+	h.env.GetWorkflowResult(&res)
+	if len(res.Images) != 2 || res.Failed != 1 || len(res.Errors) != 1 || !strings.Contains(res.Errors[0], "invalid_input") {
+		t.Fatalf("result = %d images, %d failed, errors %v; want 2, 1 and the reason", len(res.Images), res.Failed, res.Errors)
+	}
+	keys := map[string]bool{}
+	for _, img := range res.Images {
+		keys[img.Key] = true
+		if img.ThumbnailKey == "" || h.store.objects[img.ThumbnailKey] == nil {
+			t.Errorf("image %s has no stored thumbnail", img.Key)
+		}
+	}
+	if len(keys) != 2 || res.ImageURL != res.Images[0].URL {
+		t.Errorf("keys %v, top-level url %s; want distinct keys and the first image on top", keys, res.ImageURL)
+	}
+	seeds := map[int64]bool{}
+	for _, r := range h.provider.requests() {
+		if r.Seed != nil {
+			seeds[*r.Seed] = true
+		}
+	}
+	if len(seeds) != 3 || !seeds[41] || !seeds[42] || !seeds[43] {
+		t.Errorf("seeds sent = %v, want 41, 42 and 43", seeds)
+	}
+}
+
+func TestGenerateImageFailsWhenEveryImageFails(t *testing.T) {
+	h := newHarness(t)
+	h.provider.always = providerErr(imagegen.KindQuotaExceeded, 4006)
+	h.env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Request: imagegen.Request{Prompt: "none", Model: "flux-schnell"}, N: 2})
+	if err := h.env.GetWorkflowError(); err == nil {
+		t.Fatal("job with no image completed")
+	}
+	if rec := h.state(t); rec.Status != workflows.StatusFailed || rec.ErrorKind != "quota_exceeded" {
+		t.Errorf("state = %s/%s", rec.Status, rec.ErrorKind)
+	}
+}
+
+func TestThumbnailFitsTheBoxAndKeepsTheAspect(t *testing.T) {
+	for _, tc := range []struct{ w, h, tw, th int }{{1024, 1024, 256, 256}, {1024, 512, 256, 128}, {100, 50, 100, 50}} {
+		img := image.NewRGBA(image.Rect(0, 0, tc.w, tc.h))
+		var b bytes.Buffer
+		png.Encode(&b, img)
+		thumb, err := activities.Thumbnail(b.Bytes(), activities.ThumbnailSide)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(thumb))
+		if err != nil || cfg.Width != tc.tw || cfg.Height != tc.th {
+			t.Errorf("%dx%d → %dx%d (%v), want %dx%d", tc.w, tc.h, cfg.Width, cfg.Height, err, tc.tw, tc.th)
+		}
+	}
+	if _, err := activities.Thumbnail([]byte("not an image"), 256); err == nil {
+		t.Error("garbage made a thumbnail")
 	}
 }

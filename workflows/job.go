@@ -66,6 +66,8 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 // Input starts a job.
 type Input struct {
 	Request imagegen.Request `json:"request"`
+	// N is how many images to generate (1 to MaxImages; 0 means 1).
+	N int `json:"n,omitempty"`
 }
 
 // Result is what a completed job returns.
@@ -82,6 +84,30 @@ type Result struct {
 	Provider       string `json:"provider"`
 	// Placeholder is true for the offline preview provider: not an AI image.
 	Placeholder bool `json:"placeholder,omitempty"`
+	// ThumbnailKey names a small JPEG preview of the image (empty if none).
+	ThumbnailKey string `json:"thumbnail_key,omitempty"`
+
+	// Images lists every image of a job with n > 1 (the fields above repeat
+	// the first); Failed counts the images that could not be made, Errors
+	// says why.
+	Images []Image  `json:"images,omitempty"`
+	Failed int      `json:"failed,omitempty"`
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Image is one stored image of a job.
+type Image struct {
+	URL            string `json:"image_url"`
+	Key            string `json:"key"`
+	ThumbnailKey   string `json:"thumbnail_key,omitempty"`
+	ContentType    string `json:"content_type"`
+	SizeBytes      int64  `json:"size_bytes"`
+	Width          int    `json:"width,omitempty"`
+	Height         int    `json:"height,omitempty"`
+	ProviderMillis int64  `json:"provider_ms"`
+	StoreMillis    int64  `json:"store_ms"`
+	Provider       string `json:"provider"`
+	Placeholder    bool   `json:"placeholder,omitempty"`
 }
 
 // Record is a job's state as kept in the memo and returned by the state query.

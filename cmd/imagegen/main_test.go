@@ -36,7 +36,7 @@ func TestFlagsOverrideTheEnvironment(t *testing.T) {
 }
 
 func TestSecretsAreNotFlags(t *testing.T) {
-	for _, flag := range []string{"--cloudflare-api-token", "--auth-token", "--r2-secret-access-key"} {
+	for _, flag := range []string{"--cloudflare-api-token", "--auth-token", "--r2-secret-access-key", "--openai-api-key"} {
 		if _, err := parseConfig("serve", []string{flag, "x"}, env(nil)); err == nil {
 			t.Errorf("secret flag %s accepted (it would show in process listings)", flag)
 		}

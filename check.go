@@ -1,0 +1,75 @@
+package imagegen
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/image/webp"
+)
+
+// MaxImagePixels bounds the dimensions an image header may claim before it is
+// decoded, so that a corrupt or hostile header cannot make a worker allocate
+// gigabytes. The largest output of any listed model (3840x2160, 2500x2500) is
+// well under it.
+const MaxImagePixels = 4096 * 4096
+
+// CheckImage names the image type from its magic bytes and decodes the image
+// fully, for every provider's answers: a truncated PNG or JPEG has a valid
+// header, and only a full decode notices the missing data. Storing such a file
+// would hand users a broken picture. The error says what is wrong in words
+// safe to show (at most a few quoted bytes of the data).
+func CheckImage(data []byte) (contentType string, err error) {
+	if len(data) == 0 {
+		return "", fmt.Errorf("the image is empty")
+	}
+	kind := SniffImageType(data)
+	var decodeConfig func([]byte) (image.Config, error)
+	var decode func([]byte) error
+	switch kind {
+	case "image/png":
+		decodeConfig = func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) }
+		decode = func(b []byte) error { _, err := png.Decode(bytes.NewReader(b)); return err }
+	case "image/jpeg":
+		decodeConfig = func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) }
+		decode = func(b []byte) error { _, err := jpeg.Decode(bytes.NewReader(b)); return err }
+	case "image/webp":
+		decodeConfig = func(b []byte) (image.Config, error) { return webp.DecodeConfig(bytes.NewReader(b)) }
+		decode = func(b []byte) error { _, err := webp.Decode(bytes.NewReader(b)); return err }
+	default:
+		return "", fmt.Errorf("the answer is not a PNG, JPEG or WebP image (starts with %q)", RemoteText(string(data[:min(len(data), 128)]), 16))
+	}
+	cfg, err := decodeConfig(data)
+	if err != nil {
+		return "", fmt.Errorf("the %s header does not decode: %v", kind, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > MaxImagePixels/cfg.Height {
+		return "", fmt.Errorf("the %s claims an implausible size %dx%d", kind, cfg.Width, cfg.Height)
+	}
+	if err := decode(data); err != nil {
+		return "", fmt.Errorf("the %s does not decode (truncated or corrupt): %v", kind, err)
+	}
+	return kind, nil
+}
+
+// RemoteText makes text that came from a remote (an error message, the start
+// of an unexpected body) safe to embed in errors, tool results and logs:
+// valid UTF-8, no control characters, whitespace collapsed, at most n runes.
+func RemoteText(s string, n int) string {
+	if len(s) > 8*n { // enough bytes for n runes plus collapsed whitespace
+		s = s[:8*n]
+	}
+	fields := strings.FieldsFunc(strings.ToValidUTF8(s, "\uFFFD"), func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r)
+	})
+	out := strings.Join(fields, " ")
+	if utf8.RuneCountInString(out) <= n {
+		return out
+	}
+	return string([]rune(out)[:n]) + "…"
+}

@@ -1,0 +1,144 @@
+package mcpserver
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/imagegen/imagegen/jobs"
+	"github.com/imagegen/imagegen/workflows"
+)
+
+// ImageReader reads stored images and thumbnails (objectstore's stores).
+type ImageReader interface {
+	Get(ctx context.Context, key string) ([]byte, string, error)
+}
+
+// maxResourceBytes bounds what one resource read returns inline.
+const maxResourceBytes = 8 << 20
+
+// imagesOf lists a job's images, the one-image case included.
+func imagesOf(job jobs.Job) []workflows.Image {
+	r := job.Result
+	if r == nil {
+		return nil
+	}
+	if len(r.Images) > 0 {
+		return r.Images
+	}
+	return []workflows.Image{{URL: r.ImageURL, Key: r.Key, ThumbnailKey: r.ThumbnailKey, ContentType: r.ContentType, SizeBytes: r.SizeBytes, Width: r.Width, Height: r.Height}}
+}
+
+// imageContent returns, for each image of a completed job, a small inline
+// thumbnail (a few KB instead of a full image that can pass 1 MB, the size at
+// which clients start to drop tool results) and a resource link to the full
+// image. Without an image reader it returns links only.
+func (s *Server) imageContent(ctx context.Context, job jobs.Job) []mcp.Content {
+	var out []mcp.Content
+	for i, img := range imagesOf(job) {
+		if s.opts.Images != nil && img.ThumbnailKey != "" {
+			if data, ct, err := s.opts.Images.Get(ctx, img.ThumbnailKey); err == nil {
+				out = append(out, mcp.NewImageContent(base64.StdEncoding.EncodeToString(data), ct))
+			} else {
+				s.log.WarnContext(ctx, "thumbnail unreadable", "job_id", job.ID, "key", img.ThumbnailKey, "error", err)
+			}
+		}
+		name := fmt.Sprintf("image %d of job %s", i+1, job.ID)
+		link := mcp.NewResourceLink(imageURI(job.ID, i), name, clip(job.Prompt, 120), img.ContentType)
+		out = append(out, link)
+	}
+	return out
+}
+
+// imageURI names image i of a job as an MCP resource.
+func imageURI(jobID string, i int) string {
+	if i == 0 {
+		return "images://" + jobID
+	}
+	return fmt.Sprintf("images://%s/%d", jobID, i)
+}
+
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// registerResources exposes images as MCP resources: a template for any job's
+// images, and a listing of the most recent ones.
+func (s *Server) registerResources() {
+	read := func(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+		id, index, err := parseImageURI(req.Params.URI)
+		if err != nil {
+			return nil, err
+		}
+		job, err := s.jobs.Get(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", req.Params.URI, err)
+		}
+		imgs := imagesOf(job)
+		if job.Status != workflows.StatusCompleted || index >= len(imgs) {
+			return nil, fmt.Errorf("image %s: job %s has no such image (status %s)", req.Params.URI, id, job.Status)
+		}
+		img := imgs[index]
+		if s.opts.Images == nil || img.SizeBytes > maxResourceBytes {
+			return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/uri-list", Text: img.URL}}, nil
+		}
+		data, ct, err := s.opts.Images.Get(ctx, img.Key)
+		if err != nil {
+			s.log.ErrorContext(ctx, "image unreadable", "job_id", id, "key", img.Key, "error", err)
+			return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/uri-list", Text: img.URL}}, nil
+		}
+		return []mcp.ResourceContents{mcp.BlobResourceContents{URI: req.Params.URI, MIMEType: ct, Blob: base64.StdEncoding.EncodeToString(data)}}, nil
+	}
+	s.mcp.AddResourceTemplate(mcp.NewResourceTemplate("images://{job_id}", "Generated image",
+		mcp.WithTemplateDescription("The (first) image of a completed job, by job_id."), mcp.WithTemplateMIMEType("image/*")), read)
+	s.mcp.AddResourceTemplate(mcp.NewResourceTemplate("images://{job_id}/{index}", "Generated image by index",
+		mcp.WithTemplateDescription("Image number index (0-based) of a multi-image job."), mcp.WithTemplateMIMEType("image/*")), read)
+}
+
+// recentResources adds the most recent images to a resources/list answer.
+func (s *Server) recentResources(ctx context.Context, _ any, _ *mcp.ListResourcesRequest, result *mcp.ListResourcesResult) {
+	list, err := s.jobs.List(ctx, jobs.ListOptions{Status: workflows.StatusCompleted, Limit: 20})
+	if err != nil {
+		s.log.WarnContext(ctx, "resources/list: recent images unavailable", "error", err)
+		return
+	}
+	for _, job := range list {
+		for i, img := range imagesOf(job) {
+			r := mcp.NewResource(imageURI(job.ID, i), clip(job.Prompt, 80),
+				mcp.WithResourceDescription(fmt.Sprintf("%s, %s", job.Model, job.CreatedAt.UTC().Format("2006-01-02 15:04"))),
+				mcp.WithMIMEType(img.ContentType))
+			result.Resources = append(result.Resources, r)
+		}
+	}
+}
+
+func parseImageURI(uri string) (id string, index int, err error) {
+	rest, ok := strings.CutPrefix(uri, "images://")
+	if !ok {
+		return "", 0, fmt.Errorf("not an image resource: %q", uri)
+	}
+	id, idx, hasIdx := strings.Cut(rest, "/")
+	if err := jobs.ValidateID(id); err != nil {
+		return "", 0, err
+	}
+	if hasIdx {
+		if _, err := fmt.Sscanf(idx, "%d", &index); err != nil || index < 0 || index >= workflows.MaxImages || fmt.Sprint(index) != idx {
+			return "", 0, fmt.Errorf("image index %q must be 0 to %d", idx, workflows.MaxImages-1)
+		}
+	}
+	return id, index, nil
+}
+
+// hooks wires the recent-images listing into resources/list.
+func (s *Server) hooks() *server.Hooks {
+	h := &server.Hooks{}
+	h.AddAfterListResources(s.recentResources)
+	return h
+}

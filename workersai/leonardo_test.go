@@ -1,0 +1,115 @@
+package workersai
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"maps"
+	"net/http"
+	"testing"
+
+	"github.com/imagegen/imagegen"
+)
+
+func TestGenerateLeonardoModelsSendExactlyTheirSchemaFieldsAndDecodeTheirAnswer(t *testing.T) {
+	jpg, pngData := encodeJPEG(t, 64, 48), encodePNG(t, 48, 64)
+	tests := []struct {
+		name     string
+		req      imagegen.Request
+		answer   http.HandlerFunc
+		wantPath string
+		wantBody map[string]any
+		wantType string
+		wantData []byte
+	}{
+		{
+			name: "phoenix takes every parameter and answers raw JPEG",
+			req: imagegen.Request{Prompt: "a sign saying OPEN", Model: "leonardo-phoenix", NegativePrompt: "blurry",
+				Width: 1024, Height: 768, Steps: 30, Guidance: ptr(3.5), Seed: ptr(int64(9))},
+			answer:   reply(http.StatusOK, "image/jpeg", jpg),
+			wantPath: "/accounts/ACC/ai/run/@cf/leonardo/phoenix-1.0",
+			wantBody: map[string]any{"prompt": "a sign saying OPEN", "negative_prompt": "blurry", "width": json.Number("1024"),
+				"height": json.Number("768"), "num_steps": json.Number("30"), "guidance": json.Number("3.5"), "seed": json.Number("9")},
+			wantType: "image/jpeg", wantData: jpg,
+		},
+		{
+			name:     "phoenix with the prompt alone sends the prompt alone",
+			req:      imagegen.Request{Prompt: "a fox", Model: "leonardo-phoenix"},
+			answer:   reply(http.StatusOK, "image/jpeg", jpg),
+			wantPath: "/accounts/ACC/ai/run/@cf/leonardo/phoenix-1.0",
+			wantBody: map[string]any{"prompt": "a fox"},
+			wantType: "image/jpeg", wantData: jpg,
+		},
+		{
+			name: "lucid origin sends num_steps and answers a base64 JPEG envelope",
+			req: imagegen.Request{Prompt: "a poster", Model: "leonardo-lucid-origin", Width: 2500, Height: 1120,
+				Steps: 20, Guidance: ptr(4.5), Seed: ptr(int64(0))},
+			answer:   reply(http.StatusOK, "application/json", successEnvelope(jpg)),
+			wantPath: "/accounts/ACC/ai/run/@cf/leonardo/lucid-origin",
+			wantBody: map[string]any{"prompt": "a poster", "width": json.Number("2500"), "height": json.Number("1120"),
+				"num_steps": json.Number("20"), "guidance": json.Number("4.5"), "seed": json.Number("0")},
+			wantType: "image/jpeg", wantData: jpg,
+		},
+		{
+			name:     "lucid origin's base64 image is named by its bytes",
+			req:      imagegen.Request{Prompt: "a poster", Model: "leonardo-lucid-origin"},
+			answer:   reply(http.StatusOK, "application/json", successEnvelope(pngData)),
+			wantPath: "/accounts/ACC/ai/run/@cf/leonardo/lucid-origin",
+			wantBody: map[string]any{"prompt": "a poster"},
+			wantType: "image/png", wantData: pngData,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, got := recordingServer(t, tt.answer)
+			img, err := c.Generate(context.Background(), tt.req)
+			if err != nil {
+				t.Fatalf("Generate: %v", err)
+			}
+			if img.ContentType != tt.wantType || !bytes.Equal(img.Data, tt.wantData) {
+				t.Errorf("got %s with %d bytes, want %s with %d bytes", img.ContentType, len(img.Data), tt.wantType, len(tt.wantData))
+			}
+			if got.path != tt.wantPath {
+				t.Errorf("path = %s, want %s", got.path, tt.wantPath)
+			}
+			if !maps.Equal(got.body, tt.wantBody) {
+				t.Errorf("body = %v, want exactly %v", got.body, tt.wantBody)
+			}
+		})
+	}
+}
+
+func TestGenerateRefusesParametersLucidOriginLacksWithoutCallingTheAPI(t *testing.T) {
+	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the API was called for a request the model cannot take")
+	}))
+	_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "leonardo-lucid-origin", NegativePrompt: "blur"})
+	requireKind(t, err, imagegen.KindInvalidInput)
+}
+
+func TestFakeServerAppliesTheLeonardoSchemas(t *testing.T) {
+	f, _ := newFake(t)
+	tests := []struct {
+		name, model, body string
+		wantStatus        int
+	}{
+		{"phoenix guidance at its minimum", "@cf/leonardo/phoenix-1.0", `{"prompt":"x","guidance":2}`, http.StatusOK},
+		{"phoenix guidance under its minimum", "@cf/leonardo/phoenix-1.0", `{"prompt":"x","guidance":1}`, http.StatusBadRequest},
+		{"phoenix 50 steps", "@cf/leonardo/phoenix-1.0", `{"prompt":"x","num_steps":50}`, http.StatusOK},
+		{"phoenix 51 steps", "@cf/leonardo/phoenix-1.0", `{"prompt":"x","num_steps":51}`, http.StatusBadRequest},
+		{"lucid origin 2500 wide", "@cf/leonardo/lucid-origin", `{"prompt":"x","width":2500}`, http.StatusOK},
+		{"lucid origin 2501 wide", "@cf/leonardo/lucid-origin", `{"prompt":"x","width":2501}`, http.StatusBadRequest},
+		{"lucid origin guidance over 10", "@cf/leonardo/lucid-origin", `{"prompt":"x","guidance":10.5}`, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, _, env := postRaw(t, f, f.APIToken, tt.model, tt.body)
+			if status != tt.wantStatus {
+				t.Fatalf("status = %d, want %d (errors %+v)", status, tt.wantStatus, env.Errors)
+			}
+			if status == http.StatusBadRequest && (len(env.Errors) == 0 || env.Errors[0].Code != 5006) {
+				t.Errorf("errors = %+v, want code 5006", env.Errors)
+			}
+		})
+	}
+}
