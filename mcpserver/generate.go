@@ -120,17 +120,9 @@ func (s *Server) generateImageTool() server.ServerTool {
 		mcp.WithOutputSchema[StartResult](),
 	}, generateOptions()...)...)
 	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		var args generateArgs
-		if err := decodeArgs(req, &args); err != nil {
-			return mcp.NewToolResultError(err.Error()), nil
-		}
-		r, opts, err := args.request()
-		if err != nil {
-			return s.toolError(ctx, "generate_image", err), nil
-		}
-		job, existing, err := s.jobs.StartWith(ctx, r, opts)
-		if err != nil {
-			return s.toolError(ctx, "generate_image", err), nil
+		job, existing, fail := s.start(ctx, "generate_image", req)
+		if fail != nil {
+			return fail, nil
 		}
 		msg := fmt.Sprintf("Job started. Call wait_for_completion with job_id %q to get the image (usually %s).", job.ID, typicalTime(job.Model))
 		if existing {
@@ -155,21 +147,31 @@ func (s *Server) generateImageAndWaitTool() server.ServerTool {
 		mcp.WithOutputSchema[WaitResult](),
 	}, generateOptions()...)...)
 	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		var args generateArgs
-		if err := decodeArgs(req, &args); err != nil {
-			return mcp.NewToolResultError(err.Error()), nil
-		}
-		r, opts, err := args.request()
-		if err != nil {
-			return s.toolError(ctx, "generate_image_and_wait", err), nil
-		}
 		start := time.Now()
-		job, _, err := s.jobs.StartWith(ctx, r, opts)
-		if err != nil {
-			return s.toolError(ctx, "generate_image_and_wait", err), nil
+		job, _, fail := s.start(ctx, "generate_image_and_wait", req)
+		if fail != nil {
+			return fail, nil
 		}
 		return s.wait(ctx, req, "generate_image_and_wait", job.ID, s.maxWait-time.Since(start)), nil
 	}}
+}
+
+// start decodes and validates a generate tool's arguments and starts the
+// job. A non-nil fail is the tool result to return instead.
+func (s *Server) start(ctx context.Context, tool string, req mcp.CallToolRequest) (job jobs.Job, existing bool, fail *mcp.CallToolResult) {
+	var args generateArgs
+	if err := decodeArgs(req, &args); err != nil {
+		return jobs.Job{}, false, mcp.NewToolResultError(err.Error())
+	}
+	r, opts, err := args.request()
+	if err != nil {
+		return jobs.Job{}, false, s.toolError(ctx, tool, err)
+	}
+	job, existing, err = s.jobs.StartWith(ctx, r, opts)
+	if err != nil {
+		return jobs.Job{}, false, s.toolError(ctx, tool, err)
+	}
+	return job, existing, nil
 }
 
 func typicalTime(model string) string {

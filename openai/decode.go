@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"mime"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -155,7 +154,7 @@ func classify(status int, e apiError) *imagegen.Error {
 	case code == "invalid_api_key":
 		kind = imagegen.KindUnauthorized
 	default:
-		kind = kindForStatus(status)
+		kind = imagegen.KindForHTTPStatus(status)
 	}
 
 	msg := summary(kind, status)
@@ -169,31 +168,6 @@ func classify(status int, e apiError) *imagegen.Error {
 	// already in the message's context when they matter.
 	n, _ := strconv.Atoi(code)
 	return &imagegen.Error{Kind: kind, Code: n, Status: status, Message: msg}
-}
-
-// kindForStatus is the fallback when no known code came back. An unknown 4xx
-// is a non-retryable input error: the same request would be refused again.
-func kindForStatus(status int) imagegen.ErrorKind {
-	switch {
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return imagegen.KindUnauthorized
-	case status == http.StatusNotFound:
-		return imagegen.KindUnknownModel
-	case status == http.StatusRequestTimeout:
-		return imagegen.KindTimeout
-	case status == http.StatusTooManyRequests:
-		return imagegen.KindCapacity
-	case status >= 500:
-		return imagegen.KindUpstream
-	case status >= 400:
-		return imagegen.KindInvalidInput
-	case status >= 300:
-		// Redirects are not followed (the body is a POST): a base URL that
-		// redirects is set up wrong.
-		return imagegen.KindMisconfigured
-	default:
-		return imagegen.KindUpstream
-	}
 }
 
 // summary is the human part of the message: what happened and whether

@@ -149,7 +149,7 @@ func classify(status int, errs []apiMessage) *imagegen.Error {
 		kind, ok = imagegen.KindQuotaExceeded, true
 	}
 	if !ok {
-		kind = kindForStatus(status)
+		kind = imagegen.KindForHTTPStatus(status)
 	}
 
 	msg := summary(kind, status)
@@ -175,33 +175,6 @@ func kindForCode(code int) (imagegen.ErrorKind, bool) {
 		return imagegen.KindTimeout, true
 	default:
 		return "", false
-	}
-}
-
-// kindForStatus is the fallback when no known code came back. An unknown 4xx
-// is treated as a non-retryable input error: the same request would be
-// refused again. Success statuses with success:false and an unknown code are
-// treated as transient, since nothing says the request itself was wrong.
-func kindForStatus(status int) imagegen.ErrorKind {
-	switch {
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return imagegen.KindUnauthorized
-	case status == http.StatusNotFound:
-		return imagegen.KindUnknownModel
-	case status == http.StatusRequestTimeout:
-		return imagegen.KindTimeout
-	case status == http.StatusTooManyRequests:
-		return imagegen.KindCapacity
-	case status >= 500:
-		return imagegen.KindUpstream
-	case status >= 400:
-		return imagegen.KindInvalidInput
-	case status >= 300:
-		// Redirects are not followed (the body is a POST): a gateway or base
-		// URL that redirects is set up wrong.
-		return imagegen.KindMisconfigured
-	default:
-		return imagegen.KindUpstream
 	}
 }
 
