@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -82,8 +83,10 @@ func SniffImageType(b []byte) string {
 // words a model can act on. It fills nothing in: callers apply defaults first
 // (see WithDefaults).
 func (r Request) Validate() error {
-	prompt := strings.TrimSpace(r.Prompt)
-	if prompt == "" {
+	// Invisible format characters (zero-width spaces and joiners) alone do
+	// not describe an image either.
+	visible := strings.IndexFunc(r.Prompt, func(c rune) bool { return !unicode.IsSpace(c) && !unicode.Is(unicode.Cf, c) })
+	if visible < 0 {
 		return invalid("prompt is empty: describe the image to generate")
 	}
 	if !utf8.ValidString(r.Prompt) {
@@ -94,6 +97,16 @@ func (r Request) Validate() error {
 	}
 	if n := utf8.RuneCountInString(r.Prompt); n > MaxPromptLength {
 		return invalid(fmt.Sprintf("prompt is %d characters long; the limit is %d: shorten it", n, MaxPromptLength))
+	}
+	// The negative prompt has the prompt's limits (the tool schema says so).
+	if !utf8.ValidString(r.NegativePrompt) {
+		return invalid("negative_prompt is not valid UTF-8 text")
+	}
+	if strings.ContainsRune(r.NegativePrompt, 0) {
+		return invalid("negative_prompt contains a NUL character")
+	}
+	if n := utf8.RuneCountInString(r.NegativePrompt); n > MaxPromptLength {
+		return invalid(fmt.Sprintf("negative_prompt is %d characters long; the limit is %d: shorten it", n, MaxPromptLength))
 	}
 	m, ok := LookupModel(r.Model)
 	if !ok {

@@ -132,8 +132,8 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 	}
 	id := uuid.NewString()
 	if opts.IdempotencyKey != "" {
-		if n := len(opts.IdempotencyKey); n > MaxIdempotencyKeyLength || strings.ContainsRune(opts.IdempotencyKey, 0) {
-			return Job{}, false, &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: fmt.Sprintf("idempotency_key must be 1 to %d characters without NUL", MaxIdempotencyKeyLength)}
+		if err := ValidateIdempotencyKey(opts.IdempotencyKey); err != nil {
+			return Job{}, false, err
 		}
 		id = IDForKey(opts.IdempotencyKey)
 	}
@@ -165,6 +165,14 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 	}
 	c.log.Info("job started", "job_id", id, "model", req.Model, "n", max(opts.N, 1))
 	return c.withLink(Job{ID: id, Status: workflows.StatusPending, Prompt: req.Prompt, Model: req.Model, CreatedAt: now, UpdatedAt: now}), false, nil
+}
+
+// ValidateIdempotencyKey checks a non-empty idempotency key.
+func ValidateIdempotencyKey(key string) error {
+	if len(key) > MaxIdempotencyKeyLength || strings.TrimSpace(key) == "" || strings.ContainsRune(key, 0) {
+		return &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: fmt.Sprintf("idempotency_key must be 1 to %d visible characters (no NUL)", MaxIdempotencyKeyLength)}
+	}
+	return nil
 }
 
 // IDForKey is the job id an idempotency key maps to.

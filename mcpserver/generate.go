@@ -48,8 +48,10 @@ func (a generateArgs) request() (imagegen.Request, jobs.StartOptions, error) {
 		}
 		opts.N = *a.N
 	}
-	if a.IdempotencyKey != "" && (len(a.IdempotencyKey) > jobs.MaxIdempotencyKeyLength || strings.TrimSpace(a.IdempotencyKey) == "") {
-		return imagegen.Request{}, jobs.StartOptions{}, &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: fmt.Sprintf("idempotency_key must be 1 to %d visible characters", jobs.MaxIdempotencyKeyLength)}
+	if a.IdempotencyKey != "" {
+		if err := jobs.ValidateIdempotencyKey(a.IdempotencyKey); err != nil {
+			return imagegen.Request{}, jobs.StartOptions{}, err
+		}
 	}
 	return req, opts, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -37,6 +38,11 @@ func decodeArgs(req mcp.CallToolRequest, dst any) error {
 	if raw == nil {
 		raw = map[string]any{}
 	}
+	// encoding/json would silently turn invalid bytes into U+FFFD, and a
+	// prompt of replacement characters is not what the client meant.
+	if b, ok := raw.(json.RawMessage); ok && !utf8.Valid(b) {
+		return fmt.Errorf("arguments are not valid UTF-8 text: send JSON encoded as UTF-8")
+	}
 	b, err := json.Marshal(raw)
 	if err != nil {
 		return fmt.Errorf("arguments are not a JSON object")
@@ -52,8 +58,14 @@ func decodeArgs(req mcp.CallToolRequest, dst any) error {
 func argError(err error) error {
 	var te *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, &te) && te.Field == "":
+		// The arguments themselves are an array, a string, a number.
+		return fmt.Errorf("arguments must be a JSON object, not %s", te.Value)
 	case errors.As(err, &te):
-		return fmt.Errorf("argument %q must be of type %s, not %s", te.Field, jsonType(te.Type.Kind().String()), te.Value)
+		// Field is a Go path ("pageArgs.limit" through an embedded struct);
+		// the argument is its last element.
+		field := te.Field[strings.LastIndex(te.Field, ".")+1:]
+		return fmt.Errorf("argument %q must be of type %s, not %s", field, jsonType(te.Type.Kind().String()), te.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return fmt.Errorf("unknown argument %s: remove it", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	case strings.Contains(err.Error(), "cannot unmarshal"):
