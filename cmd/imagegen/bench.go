@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/bench"
+)
+
+// runBench is `imagegen bench`: it starts its own dev stack on a fresh data
+// directory, with the Workers AI fake as the provider, runs every scenario
+// and prints the report (a table, or JSON with --json). Progress goes to
+// stderr so that stdout stays the report.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("imagegen bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def := bench.DefaultConfig()
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	quick := fs.Bool("quick", false, "tiny configuration: 5 jobs, 20 waiters, clients 1,2, a 300 ms provider (explicit flags still apply)")
+	full := fs.Bool("full", false, "also run jobs with a real 7 s provider to measure the overhead on top of it")
+	delay := fs.Duration("provider-delay", def.ProviderDelay, "how long the fake provider takes in the wait latency scenario")
+	jobs := fs.Int("jobs", def.Jobs, "jobs in the latency and overhead scenarios and at each throughput level")
+	waiters := fs.Int("waiters", def.Waiters, "concurrent wait_for_completion calls in the memory scenario")
+	dataDir := fs.String("data-dir", "", "data directory for the benchmark's stack; must be empty or absent (default: a temporary directory, removed afterwards)")
+	clients := fs.String("clients", joinInts(def.Clients), "comma-separated numbers of concurrent MCP clients for the throughput scenario")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: imagegen bench [flags]\n\nStarts its own dev stack and measures wait latency (next to pollers), overhead,\nthroughput (next to a bare Temporal workflow), memory per waiter, history size\nand start-up. Takes a few minutes; --quick takes well under one.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+
+	cfg := def
+	if *quick {
+		cfg = bench.QuickConfig()
+	}
+	// Flags given explicitly win over the quick configuration.
+	var parseErr error
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "provider-delay":
+			cfg.ProviderDelay = *delay
+		case "jobs":
+			cfg.Jobs = *jobs
+		case "waiters":
+			cfg.Waiters = *waiters
+		case "clients":
+			cfg.Clients, parseErr = parseInts(*clients)
+		}
+	})
+	if parseErr != nil {
+		return fmt.Errorf("--clients: %w", parseErr)
+	}
+	cfg.Full = *full
+	cfg.DataDir = *dataDir
+	cfg.Progress = stderr
+	// Only the service's errors: its info logs would bury the progress lines.
+	cfg.Logger = app.NewLogger(stderr, "text", "error")
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	start := time.Now()
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "bench: done in %s\n", time.Since(start).Round(time.Second))
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return rep.WriteTable(stdout)
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no numbers in %q", s)
+	}
+	return out, nil
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
