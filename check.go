@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
+	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -72,4 +73,38 @@ func RemoteText(s string, n int) string {
 		return out
 	}
 	return string([]rune(out)[:n]) + "…"
+}
+
+// CheckSecret trims an API secret (named what, e.g. "API token") and refuses
+// one that net/http would reject as a header value, saying so without quoting
+// it. Both provider clients use it.
+func CheckSecret(what, secret string) (string, error) {
+	secret = strings.TrimSpace(secret)
+	if secret == "" {
+		return "", fmt.Errorf("%s is required", what)
+	}
+	for _, r := range secret {
+		if r <= ' ' || r > '~' {
+			return "", fmt.Errorf("%s contains whitespace or non-printable characters (check how it was pasted)", what)
+		}
+	}
+	return secret, nil
+}
+
+// ParseAPIBase trims an API base URL (def when empty) and checks that it is an
+// absolute http(s) URL without credentials, query or fragment. It returns the
+// base without a trailing slash and its parsed form.
+func ParseAPIBase(raw, def string) (string, *url.URL, error) {
+	base := strings.TrimRight(strings.TrimSpace(raw), "/")
+	if base == "" {
+		base = def
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", nil, fmt.Errorf("base URL %q must be an absolute http(s) URL", base)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", nil, fmt.Errorf("base URL must not contain credentials, a query or a fragment")
+	}
+	return base, u, nil
 }

@@ -70,26 +70,13 @@ type Client struct {
 // New checks the configuration and returns a client. Errors name the missing
 // or malformed setting and never include the key.
 func New(cfg Config) (*Client, error) {
-	key := strings.TrimSpace(cfg.APIKey)
-	if key == "" {
-		return nil, errors.New("openai: API key is required")
+	key, err := imagegen.CheckSecret("API key", cfg.APIKey)
+	if err != nil {
+		return nil, fmt.Errorf("openai: %w", err)
 	}
-	for _, r := range key {
-		// net/http refuses such header values; say so without quoting the key.
-		if r <= ' ' || r > '~' {
-			return nil, errors.New("openai: API key contains whitespace or non-printable characters (check how it was pasted)")
-		}
-	}
-	base := strings.TrimRight(strings.TrimSpace(cfg.BaseURL), "/")
-	if base == "" {
-		base = DefaultBaseURL
-	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("openai: base URL %q must be an absolute http(s) URL", base)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, errors.New("openai: base URL must not contain credentials, a query or a fragment")
+	base, u, err := imagegen.ParseAPIBase(cfg.BaseURL, DefaultBaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("openai: %w", err)
 	}
 	if u.Path == "" {
 		base += "/v1"

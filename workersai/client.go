@@ -64,27 +64,13 @@ func New(cfg Config) (*Client, error) {
 	if strings.ContainsAny(account, "/?#") {
 		return nil, errors.New("workersai: account ID must not contain '/', '?' or '#'")
 	}
-	token := strings.TrimSpace(cfg.APIToken)
-	if token == "" {
-		return nil, errors.New("workersai: API token is required")
+	token, err := imagegen.CheckSecret("API token", cfg.APIToken)
+	if err != nil {
+		return nil, fmt.Errorf("workersai: %w", err)
 	}
-	for _, r := range token {
-		// A token with control or non-ASCII characters would be refused by
-		// net/http as a header value; say so without quoting it.
-		if r <= ' ' || r > '~' {
-			return nil, errors.New("workersai: API token contains whitespace or non-printable characters (check how it was pasted)")
-		}
-	}
-	base := strings.TrimRight(strings.TrimSpace(cfg.BaseURL), "/")
-	if base == "" {
-		base = DefaultBaseURL
-	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("workersai: base URL %q must be an absolute http(s) URL", base)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, errors.New("workersai: base URL must not contain credentials, a query or a fragment")
+	base, u, err := imagegen.ParseAPIBase(cfg.BaseURL, DefaultBaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("workersai: %w", err)
 	}
 	endpoint := base + "/accounts/" + url.PathEscape(account) + "/ai/run/"
 	if strings.HasSuffix(u.Path, "/workers-ai") {
