@@ -28,22 +28,14 @@ func (s *Server) cancelJobTool() server.ServerTool {
 		jobIDOption(),
 		mcp.WithOutputSchema[ManageResult](),
 	)
-	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		var args jobArgs
-		if err := decodeArgs(req, &args); err != nil {
-			return mcp.NewToolResultError(err.Error()), nil
-		}
-		id, err := args.id()
-		if err != nil {
-			return s.toolError(ctx, "cancel_job", err), nil
-		}
+	return server.ServerTool{Tool: tool, Handler: s.onJob("cancel_job", func(ctx context.Context, id string) (*mcp.CallToolResult, error) {
 		job, err := s.jobs.Cancel(ctx, id)
 		if err != nil {
-			return s.toolError(ctx, "cancel_job", err), nil
+			return nil, err
 		}
 		return structured(ManageResult{JobID: id, Status: "canceling", Job: viewOf(job),
 			Message: fmt.Sprintf("Cancellation requested; job %s will end as canceled. get_job_status shows it.", id)}), nil
-	}}
+	})}
 }
 
 func (s *Server) retryJobTool() server.ServerTool {
@@ -59,20 +51,12 @@ func (s *Server) retryJobTool() server.ServerTool {
 		jobIDOption(),
 		mcp.WithOutputSchema[ManageResult](),
 	)
-	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		var args jobArgs
-		if err := decodeArgs(req, &args); err != nil {
-			return mcp.NewToolResultError(err.Error()), nil
-		}
-		id, err := args.id()
-		if err != nil {
-			return s.toolError(ctx, "retry_job", err), nil
-		}
+	return server.ServerTool{Tool: tool, Handler: s.onJob("retry_job", func(ctx context.Context, id string) (*mcp.CallToolResult, error) {
 		job, err := s.jobs.Retry(ctx, id, "retry_job tool")
 		if err != nil {
-			return s.toolError(ctx, "retry_job", err), nil
+			return nil, err
 		}
 		return structured(ManageResult{JobID: id, Status: string(job.Status), Job: viewOf(job),
 			Message: fmt.Sprintf("Job %s is running again. Call wait_for_completion with this job_id.", id)}), nil
-	}}
+	})}
 }

@@ -43,21 +43,33 @@ func (s *Server) getJobStatusTool() server.ServerTool {
 		jobIDOption(),
 		mcp.WithOutputSchema[JobView](),
 	)
-	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return server.ServerTool{Tool: tool, Handler: s.onJob("get_job_status", func(ctx context.Context, id string) (*mcp.CallToolResult, error) {
+		job, err := s.jobs.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return structured(viewOf(job)), nil
+	})}
+}
+
+// onJob is the handler of a tool whose only argument is job_id: it decodes
+// and validates the id, runs fn, and turns fn's error into a tool error.
+func (s *Server) onJob(tool string, fn func(ctx context.Context, id string) (*mcp.CallToolResult, error)) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		var args jobArgs
 		if err := decodeArgs(req, &args); err != nil {
 			return mcp.NewToolResultError(err.Error()), nil
 		}
 		id, err := args.id()
 		if err != nil {
-			return s.toolError(ctx, "get_job_status", err), nil
+			return s.toolError(ctx, tool, err), nil
 		}
-		job, err := s.jobs.Get(ctx, id)
+		res, err := fn(ctx, id)
 		if err != nil {
-			return s.toolError(ctx, "get_job_status", err), nil
+			return s.toolError(ctx, tool, err), nil
 		}
-		return structured(viewOf(job)), nil
-	}}
+		return res, nil
+	}
 }
 
 type waitArgs struct {
