@@ -155,7 +155,7 @@ func Worker(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	if err := a.startWorker(ctx, dataDir); err != nil {
 		return nil, err
 	}
-	a.http.Handler = a.opsMux(nil)
+	a.http.Handler = a.opsMux()
 	return a, nil
 }
 
@@ -370,7 +370,7 @@ func (a *App) startHTTP(dataDir string) error {
 }
 
 // opsMux serves the unauthenticated operational routes of a worker.
-func (a *App) opsMux(_ http.Handler) http.Handler {
+func (a *App) opsMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
