@@ -2,6 +2,8 @@ package imagegen
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -108,3 +110,37 @@ func ParseAPIBase(raw, def string) (string, *url.URL, error) {
 	}
 	return base, u, nil
 }
+
+// TransportError classifies a failed HTTP exchange with a provider (service
+// names it in messages, e.g. "Workers AI"). When ctx ended, the error wraps
+// ctx.Err() so callers can tell their own cancellation or deadline from a
+// provider fault; anything else is a transient upstream fault. secret is
+// scrubbed from the message and the wrapped error's text, and the *url.Error
+// around a transport fault is peeled off because it repeats the endpoint
+// (which can hold an account id).
+func TransportError(ctx context.Context, service, what string, err error, secret string) *Error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		if errors.Is(ctxErr, context.DeadlineExceeded) {
+			return &Error{Kind: KindTimeout, Message: "no complete answer from " + service + " before the deadline", Err: ctxErr}
+		}
+		return &Error{Kind: KindUpstream, Message: "the call was cancelled", Err: ctxErr}
+	}
+	redact := func(s string) string { return strings.ReplaceAll(s, secret, "[redacted]") }
+	cause := err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		cause = ue.Err
+	}
+	return &Error{Kind: KindUpstream, Message: what + ": " + redact(cause.Error()),
+		Err: redactedError{err: err, text: redact(err.Error())}}
+}
+
+// redactedError keeps the chain of an error (errors.Is and As still work)
+// while its text is scrubbed of a secret.
+type redactedError struct {
+	err  error
+	text string
+}
+
+func (r redactedError) Error() string { return r.text }
+func (r redactedError) Unwrap() error { return r.err }

@@ -256,12 +256,12 @@ func (c *Client) do(ctx context.Context, hreq *http.Request) (status int, conten
 	hreq.Header.Set("User-Agent", "imagegen-openai")
 	resp, err := c.http.Do(hreq)
 	if err != nil {
-		return 0, "", nil, c.transportError(ctx, "the request failed", err)
+		return 0, "", nil, imagegen.TransportError(ctx, "the images API", "the request failed", err, c.key)
 	}
 	defer resp.Body.Close()
 	data, err = io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
-		return 0, "", nil, c.transportError(ctx, fmt.Sprintf("reading the answer failed after %d bytes (HTTP %d)", len(data), resp.StatusCode), err)
+		return 0, "", nil, imagegen.TransportError(ctx, "the images API", fmt.Sprintf("reading the answer failed after %d bytes (HTTP %d)", len(data), resp.StatusCode), err, c.key)
 	}
 	if int64(len(data)) > c.maxBody {
 		return 0, "", nil, badResponse(resp.StatusCode, "larger than the %d-byte limit", c.maxBody)
@@ -273,27 +273,6 @@ func (c *Client) do(ctx context.Context, hreq *http.Request) (status int, conten
 		data = bytes.ReplaceAll(data, []byte(c.key), []byte("[redacted]"))
 	}
 	return resp.StatusCode, contentType, data, nil
-}
-
-// transportError classifies a failure to exchange bytes. When the context
-// ended, the error wraps ctx.Err() so callers can tell their own cancellation
-// or deadline from a provider fault; anything else is a transient upstream fault.
-func (c *Client) transportError(ctx context.Context, what string, err error) *imagegen.Error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return &imagegen.Error{Kind: imagegen.KindTimeout, Message: "no complete answer from the images API before the deadline", Err: ctxErr}
-		}
-		return &imagegen.Error{Kind: imagegen.KindUpstream, Message: "the call was cancelled", Err: ctxErr}
-	}
-	// The *url.Error around a transport fault repeats the URL; the message
-	// keeps only the fault itself.
-	cause := err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		cause = ue.Err
-	}
-	return &imagegen.Error{Kind: imagegen.KindUpstream, Message: what + ": " + c.redact(cause.Error()),
-		Err: redactedError{err: err, text: c.redact(err.Error())}}
 }
 
 // finish names the model in the message and removes the key from any text
@@ -310,13 +289,3 @@ func (c *Client) finish(m imagegen.Model, sent string, err error) error {
 func (c *Client) redact(s string) string {
 	return strings.ReplaceAll(s, c.key, "[redacted]")
 }
-
-// redactedError keeps the chain of a transport error (errors.Is and As still
-// work) while its text is scrubbed of the key.
-type redactedError struct {
-	err  error
-	text string
-}
-
-func (r redactedError) Error() string { return r.text }
-func (r redactedError) Unwrap() error { return r.err }

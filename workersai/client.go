@@ -161,13 +161,13 @@ func (c *Client) post(ctx context.Context, m imagegen.Model, payload []byte) (im
 
 	resp, err := c.http.Do(hreq)
 	if err != nil {
-		return imagegen.Image{}, c.transportError(ctx, "the request failed", err)
+		return imagegen.Image{}, imagegen.TransportError(ctx, "Workers AI", "the request failed", err, c.token)
 	}
 	defer resp.Body.Close()
 
 	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
-		return imagegen.Image{}, c.transportError(ctx, fmt.Sprintf("reading the answer failed after %d bytes (HTTP %d)", len(data), resp.StatusCode), err)
+		return imagegen.Image{}, imagegen.TransportError(ctx, "Workers AI", fmt.Sprintf("reading the answer failed after %d bytes (HTTP %d)", len(data), resp.StatusCode), err, c.token)
 	}
 	if int64(len(data)) > c.maxBody {
 		return imagegen.Image{}, &imagegen.Error{Kind: imagegen.KindBadResponse, Status: resp.StatusCode,
@@ -180,27 +180,6 @@ func (c *Client) post(ctx context.Context, m imagegen.Model, payload []byte) (im
 		data = bytes.ReplaceAll(data, []byte(c.token), []byte("[redacted]"))
 	}
 	return decodeResponse(resp.StatusCode, contentType, data)
-}
-
-// transportError classifies a failure to exchange bytes. When the context
-// ended, the error wraps ctx.Err() so callers can tell their own cancellation
-// or deadline from a provider fault; anything else is a transient upstream fault.
-func (c *Client) transportError(ctx context.Context, what string, err error) *imagegen.Error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return &imagegen.Error{Kind: imagegen.KindTimeout, Message: "no complete answer from Workers AI before the deadline", Err: ctxErr}
-		}
-		return &imagegen.Error{Kind: imagegen.KindUpstream, Message: "the call was cancelled", Err: ctxErr}
-	}
-	// The *url.Error around a transport fault repeats the endpoint, account
-	// ID included; the message keeps only the fault itself.
-	cause := err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		cause = ue.Err
-	}
-	return &imagegen.Error{Kind: imagegen.KindUpstream, Message: what + ": " + c.redact(cause.Error()),
-		Err: redactedError{err: err, text: c.redact(err.Error())}}
 }
 
 // finish names the model in the message and removes the token from any text
@@ -217,13 +196,3 @@ func (c *Client) finish(m imagegen.Model, err error) error {
 func (c *Client) redact(s string) string {
 	return strings.ReplaceAll(s, c.token, "[redacted]")
 }
-
-// redactedError keeps the chain of a transport error (errors.Is and As still
-// work) while its text is scrubbed of the token.
-type redactedError struct {
-	err  error
-	text string
-}
-
-func (r redactedError) Error() string { return r.text }
-func (r redactedError) Unwrap() error { return r.err }
