@@ -44,6 +44,11 @@ type Options struct {
 	// Images, if set, reads thumbnails and images for tool results and
 	// resources; without it results carry links only.
 	Images ImageReader
+	// ImageOrigins are the origins image URLs point at (the server's own for
+	// local images, the R2 public base or presign host otherwise): the MCP
+	// Apps viewer's Content-Security-Policy allows images from exactly these.
+	// An entry that is not an origin is logged and left out.
+	ImageOrigins []string
 }
 
 // Observer is told about tool calls and blocked waiters.
@@ -59,6 +64,8 @@ type Server struct {
 	log     *slog.Logger
 	maxWait time.Duration
 	opts    Options
+	// imageOrigins is Options.ImageOrigins, checked and sorted.
+	imageOrigins []string
 }
 
 // New builds the MCP server and registers every tool of the table.
@@ -73,6 +80,14 @@ func New(opts Options) *Server {
 		opts.Version = "dev"
 	}
 	s := &Server{jobs: opts.Jobs, log: opts.Logger, maxWait: opts.MaxWait, opts: opts}
+	for _, o := range opts.ImageOrigins {
+		if _, err := viewerOrigins([]string{o}); err != nil {
+			s.log.Error("image viewer: image origin left out of its Content-Security-Policy", "error", err)
+			continue
+		}
+		s.imageOrigins = append(s.imageOrigins, o)
+	}
+	s.imageOrigins, _ = viewerOrigins(s.imageOrigins)
 	s.mcp = server.NewMCPServer("imagegen", opts.Version,
 		server.WithToolCapabilities(false),
 		server.WithRecovery(),
@@ -86,6 +101,7 @@ func New(opts Options) *Server {
 		s.mcp.AddTool(t.Tool, t.Handler)
 	}
 	s.registerResources()
+	s.registerViewer()
 	return s
 }
 

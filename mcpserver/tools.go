@@ -20,11 +20,11 @@ import (
 func (s *Server) tools() []server.ServerTool {
 	return []server.ServerTool{
 		s.generateImageTool(),
-		s.getJobStatusTool(),
-		s.listGenerationsTool(),
+		withViewer(s.getJobStatusTool()),
+		withViewer(s.listGenerationsTool()),
 		s.listJobsTool(),
-		s.waitForCompletionTool(),
-		s.generateImageAndWaitTool(),
+		withViewer(s.waitForCompletionTool()),
+		withViewer(s.generateImageAndWaitTool()),
 		s.cancelJobTool(),
 		s.retryJobTool(),
 		s.listModelsTool(),
