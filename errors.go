@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // ErrorKind classifies a failure by what the caller should do about it. The
@@ -34,7 +35,20 @@ func (k ErrorKind) Retryable() bool {
 	}
 }
 
-// Advice tells an AI assistant what to do next after a job failed with this kind.
+// Known reports whether k is one of the kinds above.
+func (k ErrorKind) Known() bool {
+	switch k {
+	case KindInvalidInput, KindUnknownModel, KindUnauthorized, KindQuotaExceeded, KindCapacity,
+		KindTimeout, KindUpstream, KindBadResponse, KindStorage, KindMisconfigured:
+		return true
+	default:
+		return false
+	}
+}
+
+// Advice tells an AI assistant what to do next after a job failed with this
+// kind. It is the only place advice is written: provider messages say what
+// happened, Explain adds this once.
 func (k ErrorKind) Advice() string {
 	switch k {
 	case KindInvalidInput:
@@ -42,9 +56,9 @@ func (k ErrorKind) Advice() string {
 	case KindUnknownModel:
 		return "Use one of the listed models."
 	case KindUnauthorized:
-		return "The service's provider credentials were refused; tell the operator. Retrying will not help."
+		return "Retrying will not help: tell the operator to check the service's provider credentials."
 	case KindQuotaExceeded:
-		return "The provider's quota is used up (Workers AI: the daily free allocation, reset at 00:00 UTC); try again tomorrow, use another model, or ask the operator to upgrade."
+		return "Retrying today will not help: try again tomorrow (the Workers AI free allocation resets at 00:00 UTC), use another model, or ask the operator to raise the quota."
 	case KindCapacity, KindTimeout, KindUpstream, KindBadResponse:
 		return "The provider kept failing after several retries; try again in a few minutes or with another model (flux-schnell is fastest)."
 	case KindStorage:
@@ -56,8 +70,20 @@ func (k ErrorKind) Advice() string {
 	}
 }
 
-// Error is a classified failure. Message is safe to show to a model or a
-// person: it never contains credentials.
+// Explain is the model-facing message of a job that failed with this kind:
+// what happened (said by the layer that knows, without advice), then the
+// kind's advice, once.
+func (k ErrorKind) Explain(what string) string {
+	what = strings.TrimRight(strings.TrimSpace(what), ".")
+	if what == "" {
+		return k.Advice()
+	}
+	return what + ". " + k.Advice()
+}
+
+// Error is a classified failure. Message says what happened in words safe to
+// show to a model or a person (never credentials, never advice: see
+// ErrorKind.Explain); Error() adds the kind and code for logs.
 type Error struct {
 	Kind    ErrorKind
 	Code    int // provider error code, 0 if none

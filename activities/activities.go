@@ -50,6 +50,9 @@ type GenerateInput struct {
 	// Index is the image's position in a multi-image job (0 for the first).
 	Index   int              `json:"index,omitempty"`
 	Request imagegen.Request `json:"request"`
+	// Provider is the job's provider route, resolved when the job started
+	// (empty in inputs recorded before: the models table decides).
+	Provider string `json:"provider,omitempty"`
 }
 
 // Staged describes an image written to a worker's staging area: everything the
@@ -116,7 +119,7 @@ func (a *Activities) Generate(ctx context.Context, in GenerateInput) (Staged, er
 		ContentType:    img.ContentType,
 		SizeBytes:      int64(len(img.Data)),
 		ProviderMillis: elapsed.Milliseconds(),
-		Provider:       a.providerName(in.Request.Model),
+		Provider:       a.providerName(in),
 		Placeholder:    a.Placeholder,
 	}
 	sum := sha256.Sum256(img.Data)
@@ -125,7 +128,9 @@ func (a *Activities) Generate(ctx context.Context, in GenerateInput) (Staged, er
 	staged, err = a.Staging.put(name, img.Data, staged)
 	if err != nil {
 		// Disk trouble on this worker: retryable, another attempt may land elsewhere.
-		return Staged{}, fmt.Errorf("stage image for job %s: %w", in.JobID, err)
+		log.Error("staging failed", "error", err)
+		return Staged{}, toActivityError(ctx, &imagegen.Error{Kind: imagegen.KindStorage,
+			Message: "the worker could not stage the generated image", Err: err})
 	}
 	log.Info("image generated", "content_type", staged.ContentType, "bytes", staged.SizeBytes, "provider_ms", staged.ProviderMillis)
 	return staged, nil
@@ -142,12 +147,14 @@ func (a *Activities) Store(ctx context.Context, in StoreInput) (Stored, error) {
 	data, err := a.Staging.read(in.Staged.File)
 	if err != nil {
 		// The staged file is gone (disk wiped): only a new generation can help.
+		log.Warn("staged image missing", "error", err)
 		return Stored{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("staged image for job %s is missing: %v", in.JobID, err), ErrTypeStagedImageLost, nil)
+			"the generated image was lost before it could be stored", ErrTypeStagedImageLost, nil)
 	}
 	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != in.Staged.SHA256 {
+		log.Warn("staged image corrupt", "file", in.Staged.File)
 		return Stored{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("staged image for job %s is corrupt", in.JobID), ErrTypeStagedImageLost, nil)
+			"the generated image was damaged before it could be stored", ErrTypeStagedImageLost, nil)
 	}
 	start := time.Now()
 	err = a.Images.Put(ctx, in.Key, data, in.Staged.ContentType)
@@ -205,9 +212,25 @@ func (a *Activities) storeThumbnail(ctx context.Context, log *slog.Logger, key s
 	return tk
 }
 
+// FailureDetails ride with the application error of a failed activity, so
+// that the workflow reads the failure's kind and codes as data instead of
+// parsing text. The error's message is the one sentence of what happened.
+type FailureDetails struct {
+	Kind imagegen.ErrorKind `json:"kind"`
+	// Code is the provider's error code (Workers AI's 4006, ...), 0 if none.
+	Code int `json:"code,omitempty"`
+	// Status is the provider's or storage's HTTP status, 0 if none.
+	Status int `json:"status,omitempty"`
+	// Cause is the underlying error's text, for operators; the classifying
+	// layers redact credentials from it.
+	Cause string `json:"cause,omitempty"`
+}
+
 // toActivityError turns a classified error into a Temporal application error
-// whose type is the error kind, retryable or not as the kind says. The message
-// is the model-facing one; it never carries credentials.
+// whose type is the error kind, retryable or not as the kind says, whose
+// message is the classified message (what happened, no kind or code
+// decoration, no advice) and whose details are FailureDetails. It never
+// carries credentials.
 func toActivityError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -215,10 +238,17 @@ func toActivityError(ctx context.Context, err error) error {
 	var e *imagegen.Error
 	if !errors.As(err, &e) {
 		// Unclassified: assume transient, the retry policy bounds the cost.
-		return temporal.NewApplicationErrorWithOptions(err.Error(), string(imagegen.KindUpstream), temporal.ApplicationErrorOptions{})
+		e = &imagegen.Error{Kind: imagegen.KindUpstream, Message: err.Error()}
+	} else if e.Message == "" && e.Err != nil {
+		e = &imagegen.Error{Kind: e.Kind, Code: e.Code, Status: e.Status, Message: e.Err.Error()}
 	}
-	return temporal.NewApplicationErrorWithOptions(err.Error(), string(e.Kind), temporal.ApplicationErrorOptions{
+	d := FailureDetails{Kind: e.Kind, Code: e.Code, Status: e.Status}
+	if e.Err != nil {
+		d.Cause = e.Err.Error()
+	}
+	return temporal.NewApplicationErrorWithOptions(e.Message, string(e.Kind), temporal.ApplicationErrorOptions{
 		NonRetryable: !e.Kind.Retryable(),
+		Details:      []any{d},
 	})
 }
 
@@ -248,10 +278,16 @@ func (a *Activities) heartbeat(ctx context.Context) (stop func()) {
 	return func() { close(done) }
 }
 
-// providerName is where a model's images come from: the model's own provider,
+// providerName is where a job's images come from: the job's provider route,
 // unless this worker renders placeholders for every model.
-func (a *Activities) providerName(model string) string {
-	if m, ok := imagegen.LookupModel(model); ok && !a.Placeholder {
+func (a *Activities) providerName(in GenerateInput) string {
+	if a.Placeholder {
+		return a.ProviderName
+	}
+	if in.Provider != "" {
+		return in.Provider
+	}
+	if m, ok := imagegen.LookupModel(in.Request.Model); ok {
 		return m.Provider
 	}
 	return a.ProviderName

@@ -130,6 +130,12 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 	if opts.N < 0 || opts.N > workflows.MaxImages {
 		return Job{}, false, &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: fmt.Sprintf("n must be between 1 and %d", workflows.MaxImages)}
 	}
+	// Everything the workflow needs from the models table is resolved now and
+	// travels in its input: replay never reads the table.
+	input, err := workflows.NewInput(req, opts.N)
+	if err != nil {
+		return Job{}, false, err
+	}
 	id := uuid.NewString()
 	if opts.IdempotencyKey != "" {
 		if err := ValidateIdempotencyKey(opts.IdempotencyKey); err != nil {
@@ -154,7 +160,7 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}
-	_, err = c.temporal.ExecuteWorkflow(ctx, sopts, workflows.WorkflowName, workflows.Input{Request: req, N: opts.N})
+	_, err = c.temporal.ExecuteWorkflow(ctx, sopts, workflows.WorkflowName, input)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started) && opts.IdempotencyKey != "":

@@ -159,7 +159,7 @@ func classify(status int, e apiError) *imagegen.Error {
 
 	msg := summary(kind, status)
 	if refused && kind == imagegen.KindInvalidInput {
-		msg = "the prompt was refused by the provider's safety system; retrying it unchanged will not help: rephrase it"
+		msg = "the prompt was refused by the provider's safety system"
 	}
 	if provider != "" {
 		msg += ". The images API said: " + provider
@@ -170,26 +170,27 @@ func classify(status int, e apiError) *imagegen.Error {
 	return &imagegen.Error{Kind: kind, Code: n, Status: status, Message: msg}
 }
 
-// summary is the human part of the message: what happened and whether
-// retrying can help, so that a model reading it acts sensibly.
+// summary is the human part of the message: what happened. What to do about
+// it is the kind's advice (imagegen.ErrorKind.Explain), added once when a job
+// fails.
 func summary(kind imagegen.ErrorKind, status int) string {
 	switch kind {
 	case imagegen.KindInvalidInput:
-		return fmt.Sprintf("the images API rejected the request (HTTP %d); retrying it unchanged will not help: fix the prompt or parameters", status)
+		return fmt.Sprintf("the images API rejected the request (HTTP %d)", status)
 	case imagegen.KindUnknownModel:
 		return fmt.Sprintf("the images API does not know this model, or the base URL is wrong (HTTP %d)", status)
 	case imagegen.KindUnauthorized:
-		return fmt.Sprintf("the images API refused the key (HTTP %d): check OPENAI_API_KEY", status)
+		return fmt.Sprintf("the images API refused the key in OPENAI_API_KEY (HTTP %d)", status)
 	case imagegen.KindQuotaExceeded:
-		return "the images API account's quota or billing limit is used up; retrying will not help until the operator adds credit or raises the limit"
+		return "the images API account's quota or billing limit is used up"
 	case imagegen.KindCapacity:
-		return fmt.Sprintf("the images API is rate-limiting or out of capacity (HTTP %d); retry later", status)
+		return fmt.Sprintf("the images API is rate-limiting or out of capacity (HTTP %d)", status)
 	case imagegen.KindTimeout:
-		return fmt.Sprintf("the images API timed out (HTTP %d); retry", status)
+		return fmt.Sprintf("the images API timed out (HTTP %d)", status)
 	case imagegen.KindMisconfigured:
-		return fmt.Sprintf("the images API answered with a redirect (HTTP %d): check OPENAI_BASE_URL", status)
+		return fmt.Sprintf("the images API answered with a redirect (HTTP %d), so OPENAI_BASE_URL is wrong", status)
 	default:
-		return fmt.Sprintf("the images API failed (HTTP %d); retry", status)
+		return fmt.Sprintf("the images API failed (HTTP %d)", status)
 	}
 }
 

@@ -178,29 +178,30 @@ func kindForCode(code int) (imagegen.ErrorKind, bool) {
 	}
 }
 
-// summary is the human part of the message: what happened and whether
-// retrying can help, so that a model reading it acts sensibly.
+// summary is the human part of the message: what happened. What to do about
+// it is the kind's advice (imagegen.ErrorKind.Explain), added once when a job
+// fails.
 func summary(kind imagegen.ErrorKind, status int) string {
 	switch kind {
 	case imagegen.KindInvalidInput:
-		return fmt.Sprintf("Workers AI rejected the request (HTTP %d); retrying it unchanged will not help: fix the prompt or parameters", status)
+		return fmt.Sprintf("Workers AI rejected the request (HTTP %d)", status)
 	case imagegen.KindUnknownModel:
 		if status == http.StatusNotFound {
 			return "Workers AI does not know this model, or the base URL is wrong (HTTP 404)"
 		}
 		return fmt.Sprintf("Workers AI does not know this model (HTTP %d)", status)
 	case imagegen.KindUnauthorized:
-		return fmt.Sprintf("Workers AI refused the credentials (HTTP %d): check the account ID and API token", status)
+		return fmt.Sprintf("Workers AI refused the account ID or API token (HTTP %d)", status)
 	case imagegen.KindQuotaExceeded:
-		return "the daily Workers AI free allocation is used up; retrying today will not help: try again tomorrow (after 00:00 UTC)"
+		return "the daily Workers AI free allocation is used up"
 	case imagegen.KindCapacity:
-		return fmt.Sprintf("Workers AI is out of capacity for this model (HTTP %d); retry later", status)
+		return fmt.Sprintf("Workers AI is out of capacity for this model (HTTP %d)", status)
 	case imagegen.KindTimeout:
-		return fmt.Sprintf("Workers AI inference timed out (HTTP %d); retry", status)
+		return fmt.Sprintf("Workers AI inference timed out (HTTP %d)", status)
 	case imagegen.KindMisconfigured:
-		return fmt.Sprintf("Workers AI answered with a redirect (HTTP %d): check the base URL", status)
+		return fmt.Sprintf("Workers AI answered with a redirect (HTTP %d), so the base URL is wrong", status)
 	default:
-		return fmt.Sprintf("Workers AI failed (HTTP %d); retry", status)
+		return fmt.Sprintf("Workers AI failed (HTTP %d)", status)
 	}
 }
 

@@ -13,19 +13,16 @@ import (
 	"github.com/imagegen/imagegen/activities"
 )
 
-// Retry and timeout policy. See README "Pipeline and retries" for the why.
+// Retry and timeout policy besides the job's Plan. See README "Pipeline and
+// retries" for the why.
 const (
 	// heartbeatTimeout: a worker that dies mid-generation is noticed this fast.
 	heartbeatTimeout = 20 * time.Second
-	// maxGenerateAttempts bounds paid provider calls per generation.
-	maxGenerateAttempts = 5
 	// storeScheduleToStart: how long a staged image waits for its worker to
 	// come back before the job generates again elsewhere.
 	storeScheduleToStart = 2 * time.Minute
 	// storeBudget is how long an upload keeps being retried through an outage.
 	storeBudget = 30 * time.Minute
-	// maxGenerations: a lost staged image is regenerated at most once more.
-	maxGenerations = 2
 )
 
 // Metric names, emitted through the SDK's replay-aware metrics handler
@@ -59,10 +56,9 @@ func GenerateImage(ctx workflow.Context, in Input) (Result, error) {
 		metrics.WithTags(map[string]string{"status": string(rec.Status)}).Counter(jobsFinishedMetric).Inc(1)
 	}()
 
-	model, ok := imagegen.LookupModel(in.Request.Model)
-	if !ok {
-		err := &imagegen.Error{Kind: imagegen.KindUnknownModel, Message: fmt.Sprintf("unknown model %q", in.Request.Model)}
-		return Result{}, fail(ctx, &rec, string(err.Kind), err.Error())
+	plan, ok := in.plan()
+	if !ok { // only inputs without a plan, whose model the legacy table lacks
+		return Result{}, fail(ctx, &rec, imagegen.KindUnknownModel, fmt.Sprintf("unknown model %q", in.Request.Model))
 	}
 
 	rec.Stage = "generating"
@@ -72,13 +68,13 @@ func GenerateImage(ctx workflow.Context, in Input) (Result, error) {
 
 	genCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           TaskQueue,
-		StartToCloseTimeout: model.Timeout + 30*time.Second,
+		StartToCloseTimeout: plan.GenerateTimeout,
 		HeartbeatTimeout:    heartbeatTimeout,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        2 * time.Second,
 			BackoffCoefficient:     2,
 			MaximumInterval:        30 * time.Second,
-			MaximumAttempts:        maxGenerateAttempts,
+			MaximumAttempts:        plan.GenerateAttempts,
 			NonRetryableErrorTypes: nonRetryableKinds,
 		},
 	})
@@ -92,7 +88,7 @@ func GenerateImage(ctx workflow.Context, in Input) (Result, error) {
 		wg.Add(1)
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer wg.Done()
-			outcomes[i] = makeImage(ctx, genCtx, &rec, jobID, info.WorkflowStartTime, imageRequest(in.Request, i, n), i)
+			outcomes[i] = makeImage(ctx, genCtx, &rec, plan, jobID, info.WorkflowStartTime, imageRequest(in.Request, i, n), i)
 		})
 	}
 	wg.Wait(ctx)
@@ -104,8 +100,8 @@ func GenerateImage(ctx workflow.Context, in Input) (Result, error) {
 	for _, o := range outcomes {
 		if o.err != nil {
 			res.Failed++
-			kind, msg := describeFailure(o.err)
-			res.Errors = append(res.Errors, fmt.Sprintf("%s: %s", kind, msg))
+			kind, what := describeFailure(o.err)
+			res.Errors = append(res.Errors, fmt.Sprintf("%s: %s", kind, what))
 			if firstErr == nil {
 				firstErr = o.err
 			}
@@ -157,12 +153,13 @@ type imageOutcome struct {
 
 // makeImage runs one image's pipeline: generate, then store on the worker
 // that staged it; a staged image lost with its worker is generated again once.
-func makeImage(ctx, genCtx workflow.Context, rec *Record, jobID string, started time.Time, req imagegen.Request, index int) imageOutcome {
+func makeImage(ctx, genCtx workflow.Context, rec *Record, plan Plan, jobID string, started time.Time, req imagegen.Request, index int) imageOutcome {
 	var a *activities.Activities
 	for generation := 1; ; generation++ {
-		rec.Attempts = max(rec.Attempts, generation)
+		rec.Generations = max(rec.Generations, generation)
 		var staged activities.Staged
-		err := workflow.ExecuteActivity(genCtx, a.Generate, activities.GenerateInput{JobID: jobID, Index: index, Request: req}).Get(ctx, &staged)
+		in := activities.GenerateInput{JobID: jobID, Index: index, Request: req, Provider: plan.Provider}
+		err := workflow.ExecuteActivity(genCtx, a.Generate, in).Get(ctx, &staged)
 		if err != nil {
 			return imageOutcome{err: err}
 		}
@@ -184,7 +181,7 @@ func makeImage(ctx, genCtx workflow.Context, rec *Record, jobID string, started 
 		var stored activities.Stored
 		err = workflow.ExecuteActivity(storeCtx, a.Store, activities.StoreInput{JobID: jobID, Key: key, Staged: staged}).Get(ctx, &stored)
 		if err != nil {
-			if stagedImageLost(err) && generation < maxGenerations {
+			if stagedImageLost(err) && generation < plan.Generations {
 				workflow.GetLogger(ctx).Warn("staged image unreachable, generating again", "job_id", jobID, "image", index, "error", err)
 				rec.Stage = "generating"
 				continue
@@ -237,32 +234,54 @@ func failFrom(ctx workflow.Context, rec *Record, err error) error {
 		}
 		return temporal.NewCanceledError()
 	}
-	kind, msg := describeFailure(err)
-	return fail(ctx, rec, kind, msg)
+	kind, what := describeFailure(err)
+	return fail(ctx, rec, kind, what)
 }
 
-func fail(ctx workflow.Context, rec *Record, kind, msg string) error {
+// fail records the job as failed. This is the one place a failed job's
+// model-facing message is built: what happened, then the kind's advice.
+func fail(ctx workflow.Context, rec *Record, kind imagegen.ErrorKind, what string) error {
 	rec.Stage = ""
-	rec.ErrorKind = kind
-	rec.Error = msg
-	if advice := imagegen.ErrorKind(kind).Advice(); advice != "" {
-		rec.Error = msg + ". " + advice
-	}
+	rec.ErrorKind = string(kind)
+	rec.Error = kind.Explain(what)
 	if err := record(ctx, rec, StatusFailed); err != nil {
 		return err
 	}
-	return temporal.NewNonRetryableApplicationError(rec.Error, kind, nil)
+	return temporal.NewNonRetryableApplicationError(rec.Error, string(kind), nil)
 }
 
-// describeFailure finds the model-facing message and kind inside an activity error.
-func describeFailure(err error) (kind, msg string) {
+// describeFailure finds the kind and what-happened sentence of an activity
+// error: from the failure details the activities attach (see
+// activities.FailureDetails) and the error's own message, never from the
+// decorated Error() text. Timeouts are Temporal's, not the provider's.
+func describeFailure(err error) (kind imagegen.ErrorKind, what string) {
 	var ae *temporal.ApplicationError
 	if errors.As(err, &ae) {
-		return ae.Type(), ae.Error()
+		var d activities.FailureDetails
+		if ae.HasDetails() && ae.Details(&d) == nil && d.Kind != "" {
+			return d.Kind, ae.Message()
+		}
+		// No details: a staged image lost twice, an unclassified error, or a
+		// failure recorded before details existed.
+		if k := imagegen.ErrorKind(ae.Type()); k.Known() || ae.Type() == activities.ErrTypeStagedImageLost {
+			return k, ae.Message()
+		}
+		return imagegen.KindUpstream, ae.Message()
 	}
 	var te *temporal.TimeoutError
 	if errors.As(err, &te) {
-		return string(imagegen.KindTimeout), "the provider did not answer in time after several attempts"
+		var actErr *temporal.ActivityError
+		store := errors.As(err, &actErr) && actErr.ActivityType().GetName() == "Store"
+		switch {
+		case store && te.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START:
+			return imagegen.KindStorage, "the worker holding the generated image did not come back in time to store it"
+		case store:
+			return imagegen.KindStorage, "storing the image did not finish in time"
+		case te.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT:
+			return imagegen.KindTimeout, "the worker generating the image stopped responding"
+		default:
+			return imagegen.KindTimeout, "the provider did not answer in time"
+		}
 	}
-	return string(imagegen.KindUpstream), err.Error()
+	return imagegen.KindUpstream, err.Error()
 }

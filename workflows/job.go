@@ -68,6 +68,10 @@ type Input struct {
 	Request imagegen.Request `json:"request"`
 	// N is how many images to generate (1 to MaxImages; 0 means 1).
 	N int `json:"n,omitempty"`
+	// Plan is the model's timeouts, provider and retry bounds, resolved when
+	// the job started (see NewInput). Nil in inputs recorded before plans
+	// existed: those replay with legacyPlan.
+	Plan *Plan `json:"plan,omitempty"`
 }
 
 // Result is what a completed job returns.
@@ -118,6 +122,8 @@ type Record struct {
 	Result    *Result          `json:"result,omitempty"`
 	Error     string           `json:"error,omitempty"`
 	ErrorKind string           `json:"error_kind,omitempty"`
-	Attempts  int              `json:"generations,omitempty"`
-	UpdatedAt time.Time        `json:"updated_at"`
+	// Generations is how many times an image of the job was generated (a
+	// staged image lost with its worker is generated again).
+	Generations int       `json:"generations,omitempty"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
