@@ -150,12 +150,20 @@ func (s *Server) generateImageAndWaitTool() server.ServerTool {
 	}, generateOptions()...)...)
 	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		start := time.Now()
-		job, _, fail := s.start(ctx, "generate_image_and_wait", req)
+		id, fail := s.beginGenerateAndWait(ctx, req)
 		if fail != nil {
 			return fail, nil
 		}
-		return s.wait(ctx, req, "generate_image_and_wait", job.ID, s.maxWait-time.Since(start)), nil
+		return s.wait(ctx, req, "generate_image_and_wait", id, s.maxWait-time.Since(start)), nil
 	}}
+}
+
+// beginGenerateAndWait is the first half of generate_image_and_wait, shared
+// with its task form: it validates the arguments and starts the job. A non-nil
+// fail is the tool result to return instead.
+func (s *Server) beginGenerateAndWait(ctx context.Context, req mcp.CallToolRequest) (id string, fail *mcp.CallToolResult) {
+	job, _, fail := s.start(ctx, "generate_image_and_wait", req)
+	return job.ID, fail
 }
 
 // start decodes and validates a generate tool's arguments and starts the

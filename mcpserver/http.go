@@ -66,7 +66,7 @@ func (s *Server) NewHTTP(opts HTTPOptions) *HTTP {
 		next = requireOrigin(opts.AllowedOrigins, next)
 		return requireBearer(opts.AuthToken, next)
 	}
-	h.mux.Handle("/mcp", protect(h.streamable))
+	h.mux.Handle("/mcp", protect(s.TaskDispatch(h.streamable)))
 	h.mux.Handle("/sse", protect(h.sse.SSEHandler()))
 	h.mux.Handle("/message", protect(h.sse.MessageHandler()))
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -66,6 +66,8 @@ type Server struct {
 	opts    Options
 	// imageOrigins is Options.ImageOrigins, checked and sorted.
 	imageOrigins []string
+	// retention caches the namespace retention, the tasks' ttl (tasks.go).
+	retention retentionCache
 }
 
 // New builds the MCP server and registers every tool of the table.

@@ -92,23 +92,35 @@ func (s *Server) waitForCompletionTool() server.ServerTool {
 		mcp.WithOutputSchema[WaitResult](),
 	)
 	return server.ServerTool{Tool: tool, Handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		var args waitArgs
-		if err := decodeArgs(req, &args); err != nil {
-			return mcp.NewToolResultError(err.Error()), nil
-		}
-		id, err := jobArgs{JobID: args.JobID}.id()
-		if err != nil {
-			return s.toolError(ctx, "wait_for_completion", err), nil
-		}
-		timeout := s.maxWait
-		if args.TimeoutSeconds != nil {
-			if *args.TimeoutSeconds < 1 || *args.TimeoutSeconds > max {
-				return mcp.NewToolResultError(fmt.Sprintf("timeout_seconds must be between 1 and %d", max)), nil
-			}
-			timeout = time.Duration(*args.TimeoutSeconds) * time.Second
+		id, timeout, fail := s.beginWaitForCompletion(ctx, req)
+		if fail != nil {
+			return fail, nil
 		}
 		return s.wait(ctx, req, "wait_for_completion", id, timeout), nil
 	}}
+}
+
+// beginWaitForCompletion is the first half of wait_for_completion, shared
+// with its task form: it validates the arguments. A non-nil fail is the tool
+// result to return instead.
+func (s *Server) beginWaitForCompletion(ctx context.Context, req mcp.CallToolRequest) (id string, timeout time.Duration, fail *mcp.CallToolResult) {
+	max := int(s.maxWait / time.Second)
+	var args waitArgs
+	if err := decodeArgs(req, &args); err != nil {
+		return "", 0, mcp.NewToolResultError(err.Error())
+	}
+	id, err := jobArgs{JobID: args.JobID}.id()
+	if err != nil {
+		return "", 0, s.toolError(ctx, "wait_for_completion", err)
+	}
+	timeout = s.maxWait
+	if args.TimeoutSeconds != nil {
+		if *args.TimeoutSeconds < 1 || *args.TimeoutSeconds > max {
+			return "", 0, mcp.NewToolResultError(fmt.Sprintf("timeout_seconds must be between 1 and %d", max))
+		}
+		timeout = time.Duration(*args.TimeoutSeconds) * time.Second
+	}
+	return id, timeout, nil
 }
 
 // wait blocks on the job's workflow result and shapes the answer: the image
@@ -121,6 +133,13 @@ func (s *Server) wait(ctx context.Context, req mcp.CallToolRequest, tool, id str
 	stop := s.reportProgress(ctx, req, id)
 	job, done, err := s.jobs.Wait(ctx, id, max(timeout, time.Second))
 	stop(job, done && err == nil)
+	return s.waitResult(ctx, tool, id, timeout, job, done, err)
+}
+
+// waitResult shapes the answer of a blocking tool from the outcome of its
+// wait. It is the one place such a result is made: the tools and their task
+// forms (tasks/get, tasks/result, notifications/tasks) all return it.
+func (s *Server) waitResult(ctx context.Context, tool, id string, timeout time.Duration, job jobs.Job, done bool, err error) *mcp.CallToolResult {
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return mcp.NewToolResultError("the wait was interrupted; call wait_for_completion with job_id " + id + " to keep waiting")
