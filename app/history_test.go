@@ -2,43 +2,27 @@ package app_test
 
 import (
 	"context"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	historypb "go.temporal.io/api/history/v1"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	enumspb "go.temporal.io/api/enums/v1"
 )
 
-var recordHistories = flag.Bool("record-histories", false, "write workflow histories to workflows/testdata for the replay test")
-
 // TestHistoryStaysSmallAndFreeOfImageBytes checks that image bytes never enter
-// workflow history, and records histories for the replay test on request.
+// workflow history. (The replay test's histories are recorded by
+// workflows.TestRecordHistories.)
 func TestHistoryStaysSmallAndFreeOfImageBytes(t *testing.T) {
 	s := sharedDev(t)
 	c := newStreamableClient(t, s.app.MCPURL, testToken)
-	record := func(name string, args map[string]any) int {
+	record := func(args map[string]any) int {
 		_, out := callTool(t, c, "generate_image_and_wait", args)
 		id := out["job"].(map[string]any)["job_id"].(string)
-		hist := fetchHistory(t, s, id)
-		size := proto.Size(hist)
-		if *recordHistories {
-			b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join("..", "workflows", "testdata", name), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return size
+		return proto.Size(fetchHistory(t, s, id))
 	}
-	size := record("history_completed.json", map[string]any{"prompt": "a history lesson", "model": "sdxl-base"})
+	size := record(map[string]any{"prompt": "a history lesson", "model": "sdxl-base"})
 	t.Logf("history of one completed job: %d bytes", size)
 	// A 64x64 PNG is ~200 bytes; the real ones are ~1 MB. 16 KB leaves room for
 	// metadata while catching any image payload.
@@ -46,7 +30,9 @@ func TestHistoryStaysSmallAndFreeOfImageBytes(t *testing.T) {
 		t.Errorf("history of a completed job is %d bytes: is image data in it?", size)
 	}
 	s.fake.FailNext(1, 400, 5006, "Type mismatch of '/prompt', 'string' not in 'integer'")
-	record("history_failed.json", map[string]any{"prompt": "a failing lesson"})
+	if size := record(map[string]any{"prompt": "a failing lesson"}); size > 16<<10 {
+		t.Errorf("history of a failed job is %d bytes", size)
+	}
 }
 
 func fetchHistory(t *testing.T, s *stack, id string) *historypb.History {

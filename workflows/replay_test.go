@@ -11,17 +11,33 @@ import (
 	"github.com/imagegen/imagegen/workflows"
 )
 
-// savedHistories lists the recorded histories (see TestRecordHistories).
+// savedHistories lists every recorded history in testdata (see
+// TestRecordHistories), checking that none of the known scenarios is missing.
 func savedHistories(t *testing.T) []string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join("testdata", "history_*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) == 0 {
-		t.Fatal("no saved histories in testdata")
+	have := map[string]bool{}
+	for _, f := range files {
+		have[filepath.Base(f)] = true
+	}
+	for _, name := range recordedScenarios {
+		if !have[name] {
+			t.Errorf("testdata lacks %s: re-record with go test ./workflows -run TestRecordHistories -record", name)
+		}
 	}
 	return files
+}
+
+// recordedScenarios are the histories the replay test must find: the two
+// legacy ones (inputs without a plan, n = 1 only) and those TestRecordHistories
+// writes.
+var recordedScenarios = []string{
+	"history_completed.json", "history_failed.json",
+	"history_n1_completed.json", "history_n3_one_failed.json", "history_canceled_while_generating.json",
+	"history_staged_image_lost.json", "history_unknown_model.json", "history_provider_failure.json",
 }
 
 func replayAll(t *testing.T) {

@@ -1,0 +1,274 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/google/uuid"
+	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/activities"
+	"github.com/imagegen/imagegen/devserver"
+	"github.com/imagegen/imagegen/workersai"
+	"github.com/imagegen/imagegen/workflows"
+)
+
+var recordHistories = flag.Bool("record", false, "re-record the saved workflow histories in testdata (TestRecordHistories)")
+
+// TestRecordHistories re-records the histories TestReplaySavedHistories
+// replays, by running each scenario on the real embedded Temporal server
+// (devserver) with the real activities, the Workers AI client and its fake:
+//
+//	go test ./workflows -run TestRecordHistories -record
+//
+// Re-record after a deliberate change of the workflow's commands, and keep
+// the old files that still matter as history_legacy_*.json: running jobs
+// were started by the old code. history_completed.json and
+// history_failed.json are such legacy files (recorded before inputs carried
+// a plan and before n > 1) and are never overwritten.
+func TestRecordHistories(t *testing.T) {
+	if !*recordHistories {
+		t.Skip("records histories only with -record: go test ./workflows -run TestRecordHistories -record")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	srv, err := devserver.Start(ctx, devserver.Options{UIPort: -1, SearchAttributes: workflows.SearchAttributes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(),
+		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	fake := workersai.NewFakeServer()
+	t.Cleanup(fake.Close)
+	provider, err := workersai.New(fake.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Scripted faults, by prompt.
+	const (
+		promptOneFails = "three images, one fails"
+		promptCancel   = "canceled while generating"
+		promptQuota    = "the daily quota is used up"
+	)
+	fake.SetPromptFailFunc(func(model, prompt string, call int) *workersai.FakeFailure {
+		switch {
+		case prompt == promptOneFails && call == 2:
+			return &workersai.FakeFailure{Status: 400, Code: 5006, Message: "AiError: Bad input: Type mismatch of '/prompt'"}
+		case prompt == promptCancel:
+			return &workersai.FakeFailure{Status: 200, ContentType: "image/png", Body: fake.Image("sdxl-lightning"), Stall: time.Hour}
+		case prompt == promptQuota:
+			return &workersai.FakeFailure{Status: 429, Code: 4006, Message: "you have used up your daily free allocation of 10,000 neurons"}
+		}
+		return nil
+	})
+
+	start := func(t *testing.T, in workflows.Input) client.WorkflowRun {
+		t.Helper()
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: uuid.NewString(), TaskQueue: workflows.TaskQueue,
+			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.StatusKey.ValueSet(string(workflows.StatusPending))),
+		}, workflows.WorkflowName, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return run
+	}
+	save := func(t *testing.T, name string, run client.WorkflowRun) {
+		t.Helper()
+		it := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		hist := &historypb.History{}
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			hist.Events = append(hist.Events, ev)
+		}
+		b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("testdata", name), append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("recorded %s: %d events", name, len(hist.Events))
+	}
+	wantStatus := func(t *testing.T, run client.WorkflowRun, want workflows.Status) {
+		t.Helper()
+		v, err := c.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.QueryState)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec workflows.Record
+		if err := v.Get(&rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Status != want {
+			t.Fatalf("job ended %s (%s), want %s", rec.Status, rec.Error, want)
+		}
+	}
+	input := func(t *testing.T, prompt, model string, n int) workflows.Input {
+		t.Helper()
+		in, err := workflows.NewInput(imagegen.Request{Prompt: prompt, Model: model}, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+
+	t.Run("n=1 completed", func(t *testing.T) {
+		w := startWorkers(t, c, provider, true)
+		defer w.stop()
+		run := start(t, input(t, "a lighthouse at dawn", "flux-schnell", 1))
+		if err := run.Get(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		save(t, "history_n1_completed.json", run)
+	})
+	t.Run("n=3 with one failed image", func(t *testing.T) {
+		w := startWorkers(t, c, provider, true)
+		defer w.stop()
+		run := start(t, input(t, promptOneFails, "sdxl-lightning", 3))
+		var res workflows.Result
+		if err := run.Get(ctx, &res); err != nil || res.Failed != 1 || len(res.Images) != 2 {
+			t.Fatalf("result %+v, %v; want 2 images and 1 failure", res, err)
+		}
+		save(t, "history_n3_one_failed.json", run)
+	})
+	t.Run("canceled while generating", func(t *testing.T) {
+		w := startWorkers(t, c, provider, true)
+		defer w.stop()
+		run := start(t, input(t, promptCancel, "sdxl-lightning", 1))
+		waitFor(t, ctx, "the provider call", func() bool { return fake.CallsForPrompt(promptCancel) > 0 })
+		if err := c.CancelWorkflow(ctx, run.GetID(), run.GetRunID()); err != nil {
+			t.Fatal(err)
+		}
+		var canceled *temporal.CanceledError
+		if err := run.Get(ctx, nil); !errors.As(err, &canceled) {
+			t.Fatalf("workflow ended with %v, want canceled", err)
+		}
+		save(t, "history_canceled_while_generating.json", run)
+	})
+	t.Run("staged image lost and regenerated", func(t *testing.T) {
+		// The store worker starts only after the staged image is wiped, as if
+		// the worker that staged it lost its disk.
+		w := startWorkers(t, c, provider, false)
+		defer w.stop()
+		run := start(t, input(t, "a staged image that gets lost", "flux-schnell", 1))
+		waitFor(t, ctx, "the staged image", func() bool {
+			meta, _ := filepath.Glob(filepath.Join(w.stagingDir, "*.json"))
+			return len(meta) > 0
+		})
+		files, _ := filepath.Glob(filepath.Join(w.stagingDir, "*_*"))
+		for _, f := range files {
+			os.Remove(f)
+		}
+		w.startStore(t)
+		if err := run.Get(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, run, workflows.StatusCompleted)
+		save(t, "history_staged_image_lost.json", run)
+	})
+	t.Run("unknown model", func(t *testing.T) {
+		// The start path refuses unknown models; a start that bypasses it
+		// (no plan) fails in the workflow.
+		w := startWorkers(t, c, provider, true)
+		defer w.stop()
+		run := start(t, workflows.Input{Request: imagegen.Request{Prompt: "x", Model: "dall-e"}})
+		if err := run.Get(ctx, nil); err == nil {
+			t.Fatal("a job of an unknown model completed")
+		}
+		save(t, "history_unknown_model.json", run)
+	})
+	t.Run("provider failure", func(t *testing.T) {
+		w := startWorkers(t, c, provider, true)
+		defer w.stop()
+		run := start(t, input(t, promptQuota, "flux-schnell", 1))
+		if err := run.Get(ctx, nil); err == nil {
+			t.Fatal("a job over quota completed")
+		}
+		wantStatus(t, run, workflows.StatusFailed)
+		save(t, "history_provider_failure.json", run)
+	})
+}
+
+// recordWorkers are a worker's two Temporal workers, as the service runs
+// them: the main queue (workflow and Generate) and the staging area's own
+// queue (Store).
+type recordWorkers struct {
+	c          client.Client
+	acts       *activities.Activities
+	stagingDir string
+	workers    []worker.Worker
+}
+
+func startWorkers(t *testing.T, c client.Client, p activities.Provider, withStore bool) *recordWorkers {
+	t.Helper()
+	dir := t.TempDir()
+	staging, err := activities.OpenStaging(dir, "imagegen-store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &recordWorkers{c: c, stagingDir: dir, acts: &activities.Activities{
+		Provider: p, Images: newMemStore(), ProviderName: "workersai", Staging: staging, HeartbeatEvery: 200 * time.Millisecond,
+	}}
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	workflows.Register(w)
+	w.RegisterActivity(r.acts)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.workers = append(r.workers, w)
+	if withStore {
+		r.startStore(t)
+	}
+	return r
+}
+
+func (r *recordWorkers) startStore(t *testing.T) {
+	t.Helper()
+	w := worker.New(r.c, r.acts.Staging.Queue(), worker.Options{})
+	w.RegisterActivity(r.acts)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.workers = append(r.workers, w)
+}
+
+func (r *recordWorkers) stop() {
+	for _, w := range r.workers {
+		w.Stop()
+	}
+}
+
+// waitFor waits until cond holds, checking every 20 ms, or fails when ctx ends.
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("gave up waiting for %s", what)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
