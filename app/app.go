@@ -1,3 +1,15 @@
+// Package app is the composition root: it builds the parts of a process
+// from typed options and wires them together. Each way imagegen runs is one
+// composition of two components, a Worker and a Server (one HTTP listener
+// and one mux), around a Temporal client:
+//
+//	dev     embedded Temporal (devserver) + Worker + Server(ops, MCP, gallery, images)
+//	serve   Server(ops, MCP, gallery, images) against an external Temporal
+//	worker  Worker + Server(ops) against an external Temporal
+//	stdio   MCP over stdin/stdout against an external Temporal
+//
+// Configuration is parsed and validated in cmd/imagegen; end-to-end tests and
+// the benchmark call the very same functions.
 package app
 
 import (
@@ -6,11 +18,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -20,416 +31,464 @@ import (
 	"github.com/imagegen/imagegen/activities"
 	"github.com/imagegen/imagegen/devserver"
 	"github.com/imagegen/imagegen/gallery"
+	"github.com/imagegen/imagegen/internal/logging"
+	"github.com/imagegen/imagegen/internal/temporaladmin"
 	"github.com/imagegen/imagegen/jobs"
 	"github.com/imagegen/imagegen/mcpserver"
 	"github.com/imagegen/imagegen/metrics"
 	"github.com/imagegen/imagegen/objectstore"
+	"github.com/imagegen/imagegen/openai"
+	"github.com/imagegen/imagegen/ops"
 	"github.com/imagegen/imagegen/preview"
+	"github.com/imagegen/imagegen/providers"
+	"github.com/imagegen/imagegen/workersai"
 	"github.com/imagegen/imagegen/workflows"
 )
 
 // Version is reported to MCP clients.
 const Version = "0.1.0"
 
-// App is a running service: whichever of the embedded Temporal, worker and
-// HTTP server its mode needs. Close stops it gracefully.
-type App struct {
-	cfg Config
-	log *slog.Logger
+// Provider names.
+const (
+	ProviderWorkersAI = "workersai"
+	ProviderPreview   = "preview"
+)
 
-	dev      *devserver.Server
-	temporal client.Client
-	images   imageStore
-	metrics  *metrics.Metrics
-	opsOnly  bool // worker: HTTP serves health and metrics only
-	checks   []check
-	workers  []worker.Worker
-	http     *http.Server
-	mcpHTTP  *mcpserver.HTTP
-	served   chan error
+// Options are the validated settings of a process, grouped by the part
+// they configure.
+type Options struct {
+	Logger *slog.Logger
+	// DataDir holds the embedded Temporal's database (dev), staged images
+	// and the local image store.
+	DataDir  string
+	HTTP     HTTPOptions
+	Temporal TemporalOptions
+	Dev      DevOptions
+	Provider ProviderOptions
+	Storage  StorageOptions
+	// Worker tunes the Temporal workers (concurrency, rate limits).
+	Worker worker.Options
+	// MaxWait caps blocking tool calls; 0 = mcpserver's default (60 s).
+	MaxWait time.Duration
+}
 
-	// Addr is the address the HTTP server is bound to (host:port).
+// HTTPOptions configure the HTTP face.
+type HTTPOptions struct {
 	Addr string
-	// MCPURL is the Streamable HTTP endpoint; SSEURL the legacy SSE one.
+	// AuthToken is the bearer token of the MCP routes and the gallery.
+	AuthToken string
+	// PublicURL is the base of local image URLs; "" = http://<bound addr>.
+	PublicURL string
+	// Middleware wraps every route (see ServerOptions.Middleware).
+	Middleware []Middleware
+}
+
+// TemporalOptions say how to reach Temporal.
+type TemporalOptions struct {
+	// Address is the external frontend (serve, worker, stdio, jobs); dev
+	// uses its embedded server instead.
+	Address   string
+	Namespace string
+	// UIURL is the Web UI's base URL for job links ("" = none; dev: its own).
+	UIURL string
+}
+
+// DevOptions configure the embedded Temporal of dev.
+type DevOptions struct {
+	Port      int           // 0 = remembered in the data dir, else a free port
+	UIPort    int           // 0 = a free port, -1 = no UI
+	Retention time.Duration // how long finished jobs are kept
+}
+
+// ProviderOptions choose and configure the image provider.
+type ProviderOptions struct {
+	Name      string // ProviderWorkersAI or ProviderPreview
+	WorkersAI workersai.Config
+	// OpenAI, when set, serves the models whose provider is openai.
+	OpenAI *openai.Config
+	// CallTimeout bounds one provider call; 0 = the model's own Timeout.
+	CallTimeout time.Duration
+}
+
+// StorageOptions choose where images go.
+type StorageOptions struct {
+	// S3, when set, is the bucket (R2, MinIO); otherwise images go to
+	// DataDir/images and are served under /images/.
+	S3 *objectstore.S3Config
+}
+
+// App is a running composition. Close stops its parts in reverse order.
+type App struct {
+	// Server is the HTTP server; Worker is nil where no worker runs.
+	Server *Server
+	Worker *Worker
+
+	// Addr is the HTTP server's bound host:port.
+	Addr string
+	// MCPURL is the Streamable HTTP endpoint, SSEURL the legacy SSE one
+	// ("" where no MCP is served).
 	MCPURL, SSEURL string
 	// UIURL is the Temporal Web UI ("" when unknown or disabled).
 	UIURL string
-	// TemporalAddress is the frontend the service talks to.
+	// TemporalAddress is the frontend the process talks to.
 	TemporalAddress string
-	// ProviderName is the image provider in use.
+	// ProviderName is the worker's image provider ("" without a worker).
 	ProviderName string
 
-	closeOnce sync.Once
-	closeErr  error
+	log      *slog.Logger
+	temporal client.Client
+	metrics  *metrics.Metrics
+	serves   []any
+	closers  []func() error
+	closed   bool
+	closeErr error
 }
 
-// Dev starts everything in one process: an embedded Temporal server (SQLite
-// in cfg.DataDir) with its Web UI, a worker, the MCP HTTP server and the
-// local image store. It returns once all of it is ready.
-func Dev(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
-	cfg = cfg.Defaults()
-	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
-	defer func() {
-		if err != nil {
-			a.Close()
-		}
-	}()
-	if err := a.prepare(true); err != nil {
-		return nil, err
+// Serves returns what the process serves, as log attributes for its ready
+// line: only what this composition really runs.
+func (a *App) Serves() []any { return a.serves }
+
+// Metrics returns the process's metrics (tests gather them).
+func (a *App) Metrics() *metrics.Metrics { return a.metrics }
+
+// Temporal returns the connected Temporal client.
+func (a *App) Temporal() client.Client { return a.temporal }
+
+// Served reports the HTTP server's exit.
+func (a *App) Served() <-chan error { return a.Server.Served() }
+
+// Close stops the parts in reverse order of start: HTTP first (no new
+// jobs), then the worker, the Temporal client and the embedded Temporal.
+func (a *App) Close() error {
+	if a.closed {
+		return a.closeErr
 	}
-	dataDir, err := filepath.Abs(cfg.DataDir)
+	a.closed = true
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.closeErr = errors.Join(errs...)
+	return a.closeErr
+}
+
+func (a *App) onClose(f func() error) { a.closers = append(a.closers, f) }
+
+func (a *App) serve(attrs ...any) { a.serves = append(a.serves, attrs...) }
+
+func newApp(opts Options) *App {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &App{log: opts.Logger, metrics: metrics.New()}
+}
+
+// StartDev runs everything in one process: an embedded Temporal server
+// (SQLite in DataDir) with its Web UI, a worker, and the HTTP server with
+// MCP, gallery, images and ops. It returns once all of it is ready.
+func StartDev(ctx context.Context, opts Options) (_ *App, err error) {
+	a := newApp(opts)
+	defer closeOnError(a, &err)
+	srv, err := a.listen(opts, true)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create data dir %s: %w", dataDir, err)
-	}
-	a.dev, err = devserver.Start(ctx, devserver.Options{
-		DataDir:          filepath.Join(dataDir, "temporal"),
-		Port:             cfg.TemporalPort,
-		UIPort:           cfg.UIPort,
-		Namespace:        cfg.TemporalNamespace,
-		Retention:        cfg.Retention,
-		SearchAttributes: workflows.SearchAttributes(),
-		Logger:           log.With("component", "temporal"),
+	dev, err := devserver.Start(ctx, devserver.Options{
+		DataDir:   filepath.Join(opts.DataDir, "temporal"),
+		Port:      opts.Dev.Port,
+		UIPort:    opts.Dev.UIPort,
+		Namespace: opts.Temporal.Namespace,
+		Retention: opts.Dev.Retention,
+		Logger:    a.log.With("component", "temporal"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start embedded Temporal: %w", err)
 	}
-	a.TemporalAddress = a.dev.FrontendAddress()
-	a.UIURL = a.dev.UIAddress()
-	if err := a.dial(ctx, a.TemporalAddress); err != nil {
+	a.onClose(dev.Stop)
+	a.UIURL = dev.UIAddress()
+	if err := a.dial(ctx, opts.Temporal, dev.FrontendAddress()); err != nil {
 		return nil, err
 	}
-	if err := a.startWorker(ctx, dataDir); err != nil {
-		return nil, err
+	if a.UIURL != "" {
+		a.serve("temporal_ui", a.UIURL)
 	}
-	if err := a.startHTTP(dataDir); err != nil {
-		return nil, err
-	}
-	return a, nil
-}
-
-// Serve starts the MCP HTTP server against an external Temporal.
-func Serve(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
-	cfg = cfg.Defaults()
-	a := &App{cfg: cfg, log: log, UIURL: cfg.TemporalUIURL, metrics: metrics.New()}
-	defer func() {
-		if err != nil {
-			a.Close()
-		}
-	}()
-	if err := a.prepare(true); err != nil {
-		return nil, err
-	}
-	if err := a.dial(ctx, cfg.TemporalAddress); err != nil {
-		return nil, err
-	}
-	dataDir, _ := filepath.Abs(cfg.DataDir)
-	if err := a.startHTTP(dataDir); err != nil {
-		return nil, err
-	}
-	return a, nil
-}
-
-// Worker starts a worker against an external Temporal. Its HTTP listener
-// serves only /healthz, /readyz and /metrics.
-func Worker(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err error) {
-	cfg = cfg.Defaults()
-	a := &App{cfg: cfg, log: log, metrics: metrics.New(), opsOnly: true}
-	defer func() {
-		if err != nil {
-			a.Close()
-		}
-	}()
-	if err := a.prepare(true); err != nil {
-		return nil, err
-	}
-	if err := a.dial(ctx, cfg.TemporalAddress); err != nil {
-		return nil, err
-	}
-	dataDir, err := filepath.Abs(cfg.DataDir)
+	store, err := a.store(ctx, opts, srv)
 	if err != nil {
 		return nil, err
 	}
-	if err := a.startWorker(ctx, dataDir); err != nil {
+	if err := a.runWorker(ctx, opts, store); err != nil {
 		return nil, err
 	}
-	a.http.Handler = a.opsMux()
-	return a, nil
+	a.mountFront(opts, srv, store)
+	return a, a.runServer(ctx, opts, srv, store)
+}
+
+// StartServe runs the HTTP server with MCP, gallery, images and ops against
+// an external Temporal.
+func StartServe(ctx context.Context, opts Options) (_ *App, err error) {
+	a := newApp(opts)
+	defer closeOnError(a, &err)
+	srv, err := a.listen(opts, true)
+	if err != nil {
+		return nil, err
+	}
+	a.UIURL = opts.Temporal.UIURL
+	if err := a.dial(ctx, opts.Temporal, opts.Temporal.Address); err != nil {
+		return nil, err
+	}
+	if a.UIURL != "" {
+		a.serve("temporal_ui", a.UIURL)
+	}
+	store, err := a.store(ctx, opts, srv)
+	if err != nil {
+		return nil, err
+	}
+	a.mountFront(opts, srv, store)
+	return a, a.runServer(ctx, opts, srv, store)
+}
+
+// StartWorker runs a worker against an external Temporal, with an HTTP
+// server for the ops routes only (/healthz, /readyz, /metrics).
+func StartWorker(ctx context.Context, opts Options) (_ *App, err error) {
+	a := newApp(opts)
+	defer closeOnError(a, &err)
+	srv, err := a.listen(opts, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.dial(ctx, opts.Temporal, opts.Temporal.Address); err != nil {
+		return nil, err
+	}
+	store, err := a.store(ctx, opts, srv)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.runWorker(ctx, opts, store); err != nil {
+		return nil, err
+	}
+	return a, a.runServer(ctx, opts, srv, store)
 }
 
 // Stdio serves MCP over in/out against an external Temporal until ctx ends.
-func Stdio(ctx context.Context, cfg Config, log *slog.Logger, in io.Reader, out io.Writer) error {
-	cfg = cfg.Defaults()
-	a := &App{cfg: cfg, log: log, UIURL: cfg.TemporalUIURL, metrics: metrics.New()}
+func Stdio(ctx context.Context, opts Options, in io.Reader, out io.Writer) (err error) {
+	a := newApp(opts)
 	defer a.Close()
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	if err := a.dial(ctx, cfg.TemporalAddress); err != nil {
+	a.UIURL = opts.Temporal.UIURL
+	if err := a.dial(ctx, opts.Temporal, opts.Temporal.Address); err != nil {
 		return err
 	}
 	// Thumbnails in results need the store; a local one only where it exists
 	// (a desktop client starts us in a directory of its choosing).
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, "images")); cfg.UsesR2() || err == nil {
-		if _, err := a.imageStore(ctx, cfg.DataDir); err != nil {
+	var images mcpserver.ImageReader
+	if _, err := os.Stat(filepath.Join(opts.DataDir, "images")); opts.Storage.S3 != nil || err == nil {
+		s, err := a.store(ctx, opts, nil)
+		if err != nil {
 			return err
 		}
+		images = s
 	}
-	return a.mcpServer().ServeStdio(ctx, in, out)
+	return a.mcpServer(opts, images).ServeStdio(ctx, in, out)
 }
 
-// prepare validates the configuration and, for modes with HTTP, binds the
-// listener first so that a port in use fails before anything else starts.
-func (a *App) prepare(withHTTP bool) error {
-	if err := a.cfg.Validate(); err != nil {
-		return err
+// Jobs connects to Temporal for operator commands and returns the job
+// client and a function that closes the connection.
+func Jobs(ctx context.Context, opts Options) (*jobs.Client, func(), error) {
+	a := newApp(opts)
+	a.UIURL = opts.Temporal.UIURL
+	if err := a.dial(ctx, opts.Temporal, opts.Temporal.Address); err != nil {
+		return nil, nil, err
 	}
-	if !withHTTP {
-		return nil
+	return a.jobsClient(opts), func() { a.Close() }, nil
+}
+
+func closeOnError(a *App, err *error) {
+	if *err != nil {
+		a.Close()
 	}
-	// A worker serves only health and metrics, which need no token.
-	if !a.opsOnly {
-		if err := mcpserver.CheckListenAddr(a.cfg.Addr, a.cfg.AuthToken); err != nil {
-			return err
+}
+
+// listen creates the HTTP server and binds it first, so that a port in use
+// (or a public address without a token, where MCP is served) fails before
+// anything else starts.
+func (a *App) listen(opts Options, servesMCP bool) (*Server, error) {
+	if servesMCP {
+		if err := mcpserver.CheckListenAddr(opts.HTTP.Addr, opts.HTTP.AuthToken); err != nil {
+			return nil, err
 		}
 	}
-	ln, err := net.Listen("tcp", a.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another imagegen running? set IMAGEGEN_ADDR or --addr)", a.cfg.Addr, errors.Unwrap(err))
+	srv := NewServer(ServerOptions{Addr: opts.HTTP.Addr, Middleware: opts.HTTP.Middleware, Logger: a.log})
+	if err := srv.Listen(); err != nil {
+		return nil, err
 	}
-	a.Addr = ln.Addr().String()
-	a.MCPURL = "http://" + a.Addr + "/mcp"
-	a.SSEURL = "http://" + a.Addr + "/sse"
-	a.http = &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	a.served = make(chan error, 1)
-	go func() { a.served <- a.http.Serve(ln) }()
-	return nil
+	a.Server = srv
+	a.Addr = srv.Addr()
+	a.onClose(srv.Close)
+	return srv, nil
 }
 
-// dial connects to Temporal, failing fast with the address tried.
-func (a *App) dial(ctx context.Context, addr string) error {
+// dial connects to Temporal, failing fast with the address tried, and makes
+// sure the namespace has the service's search attributes: this is their one
+// registration, on an embedded server and an external one alike.
+func (a *App) dial(ctx context.Context, opts TemporalOptions, addr string) error {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	c, err := client.DialContext(dctx, client.Options{
 		HostPort:       addr,
-		Namespace:      a.cfg.TemporalNamespace,
-		Logger:         sdklog.NewStructuredLogger(quiet(a.log.With("component", "temporal-sdk"))),
+		Namespace:      opts.Namespace,
+		Logger:         sdklog.NewStructuredLogger(logging.AtLeast(a.log.With("component", "temporal-sdk"), slog.LevelWarn)),
 		MetricsHandler: a.metrics.TemporalHandler(),
 	})
 	if err != nil {
 		return fmt.Errorf("cannot reach Temporal at %s (TEMPORAL_ADDRESS): %w", addr, err)
 	}
 	a.temporal = c
-	a.checks = append(a.checks, temporalCheck(c))
-	if a.dev == nil {
-		if err := ensureSearchAttributes(dctx, c, a.cfg.TemporalNamespace); err != nil {
-			return err
-		}
+	a.TemporalAddress = addr
+	a.onClose(func() error { c.Close(); return nil })
+	a.serve("temporal", addr, "namespace", opts.Namespace)
+	if err := temporaladmin.EnsureSearchAttributes(dctx, c.OperatorService(), opts.Namespace, workflows.SearchAttributes()); err != nil {
+		return err
 	}
 	return nil
 }
 
-// startWorker builds the provider and store and runs two workers: one on the
-// shared queue (workflows, generation) and one on this worker's own staging
-// queue (uploads of images staged here).
-func (a *App) startWorker(ctx context.Context, dataDir string) error {
-	store, err := a.imageStore(ctx, dataDir)
-	if err != nil {
-		return err
-	}
-	a.checks = append(a.checks, storageCheck(store))
-	acts := &activities.Activities{Images: store, Logger: a.log, Observer: a.metrics}
-	switch a.cfg.Provider {
-	case ProviderWorkersAI:
-		p, err := a.realProviders()
-		if err != nil {
-			return err
-		}
-		acts.Provider, acts.ProviderName = p, ProviderWorkersAI
-	default:
-		acts.Provider, acts.ProviderName, acts.Placeholder = preview.New(), ProviderPreview, true
-		a.log.Warn("!!! PREVIEW PROVIDER: no Cloudflare credentials, images are offline placeholders, NOT AI-generated. " +
-			"Set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for real images.")
-		if a.cfg.OpenAIAPIKey != "" {
-			// Results carry one placeholder label per worker, so a real
-			// OpenAI image must not come out of a preview worker.
-			a.log.Warn("OPENAI_API_KEY is set but unused: the preview provider renders every model, openai-image included, as a placeholder")
-		}
-	}
-	acts.Provider = withCallTimeout(acts.Provider, a.cfg.ProviderTimeout)
-	a.ProviderName = acts.ProviderName
-	acts.Staging, err = activities.OpenStaging(filepath.Join(dataDir, "staging"), "imagegen-store")
-	if err != nil {
-		return err
-	}
-	if n := acts.Staging.Sweep(48 * time.Hour); n > 0 {
-		a.log.Info("removed stale staged images", "count", n)
-	}
-	for _, queue := range []string{workflows.TaskQueue, acts.Staging.Queue()} {
-		w := worker.New(a.temporal, queue, worker.Options{WorkerStopTimeout: 15 * time.Second})
-		if queue == workflows.TaskQueue {
-			workflows.Register(w)
-		}
-		w.RegisterActivity(acts)
-		if err := w.Start(); err != nil {
-			return fmt.Errorf("start worker on %s: %w", queue, err)
-		}
-		a.workers = append(a.workers, w)
-	}
-	return nil
-}
-
-// imageStore is what the app needs of a store beyond the activities' view.
+// imageStore is what the process needs of a store: the worker writes to it,
+// the MCP server reads thumbnails from it, readiness checks it.
 type imageStore interface {
 	activities.Store
 	mcpserver.ImageReader
 	Check(ctx context.Context) error
 }
 
-// imageStore builds the configured store once: the worker writes to it, the
-// MCP server reads thumbnails from it.
-func (a *App) imageStore(ctx context.Context, dataDir string) (imageStore, error) {
-	if a.images != nil {
-		return a.images, nil
-	}
-	s, err := a.store(ctx, dataDir)
-	if err != nil {
-		return nil, err
-	}
-	a.images = s
-	return s, nil
-}
-
-func (a *App) store(ctx context.Context, dataDir string) (imageStore, error) {
-	if a.cfg.UsesR2() {
-		s, err := objectstore.NewS3(ctx, objectstore.S3Config{
-			Bucket: a.cfg.R2Bucket, AccessKeyID: a.cfg.R2AccessKeyID, SecretAccessKey: a.cfg.R2SecretAccessKey,
-			Endpoint: a.cfg.R2Endpoint, PublicBaseURL: a.cfg.R2PublicURL, UsePathStyle: a.cfg.R2PathStyle,
-			// The Store activity's retry policy owns retries and backoff.
-			MaxAttempts: 1,
-		})
+// store builds the configured image store. Local image URLs point at the
+// bound HTTP server unless a public URL is configured.
+func (a *App) store(ctx context.Context, opts Options, srv *Server) (imageStore, error) {
+	if opts.Storage.S3 != nil {
+		s, err := objectstore.NewS3(ctx, *opts.Storage.S3)
 		if err != nil {
 			return nil, fmt.Errorf("R2 storage: %w", err)
 		}
 		return s, nil
 	}
-	base := a.cfg.PublicURL
+	base := strings.TrimRight(opts.HTTP.PublicURL, "/")
 	if base == "" {
-		base = a.cfg.publicURL(a.cfg.Addr)
-		if a.Addr != "" {
-			base = a.cfg.publicURL(a.Addr)
+		addr := opts.HTTP.Addr
+		if srv != nil {
+			addr = srv.Addr()
 		}
+		base = "http://" + addr
 	}
-	s, err := objectstore.NewLocal(filepath.Join(dataDir, "images"), base)
+	s, err := objectstore.NewLocal(filepath.Join(opts.DataDir, "images"), base)
 	if err != nil {
 		return nil, fmt.Errorf("local image store: %w", err)
 	}
 	return s, nil
 }
 
-func (a *App) jobsClient() *jobs.Client {
-	return jobs.New(a.temporal, jobs.Options{Namespace: a.cfg.TemporalNamespace, UIBaseURL: a.UIURL, Logger: a.log})
-}
-
-func (a *App) mcpServer() *mcpserver.Server {
-	return mcpserver.New(mcpserver.Options{
-		Jobs: a.jobsClient(), Logger: a.log, Version: Version, MaxWait: a.cfg.MaxWait,
-		Placeholder: a.cfg.Provider == ProviderPreview, Observer: a.metrics, Images: a.images,
-	})
-}
-
-// startHTTP mounts the MCP endpoints (and local images) on the bound listener.
-func (a *App) startHTTP(dataDir string) error {
-	opts := mcpserver.HTTPOptions{AuthToken: a.cfg.AuthToken}
-	hadStore := a.images != nil // dev: the worker built it and checks it
-	store, err := a.imageStore(context.Background(), dataDir)
+// runWorker builds the provider and starts the worker component.
+func (a *App) runWorker(ctx context.Context, opts Options, store imageStore) error {
+	p, name, placeholder, err := a.provider(opts.Provider)
 	if err != nil {
 		return err
 	}
-	if !hadStore {
-		a.checks = append(a.checks, storageCheck(store))
+	w := NewWorker(WorkerOptions{
+		Temporal: a.temporal, Provider: providers.WithCallTimeout(p, opts.Provider.CallTimeout),
+		ProviderName: name, Placeholder: placeholder, Store: store,
+		StagingDir: filepath.Join(opts.DataDir, "staging"), Tuning: opts.Worker,
+		Observer: a.metrics, Logger: a.log,
+	})
+	a.onClose(w.Close)
+	if err := w.Run(ctx); err != nil {
+		return err
 	}
-	if local, ok := store.(*objectstore.Local); ok {
-		opts.Images = local.Handler()
-	}
-	opts.Extra = map[string]http.Handler{
-		"GET /readyz":  readyHandler(a.log, a.checks),
-		"GET /metrics": a.metrics.Handler(),
-	}
-	// The gallery for people at "/" (exact match, so it shadows no other
-	// route); it asks for the same token as the API through its login page.
-	gal := gallery.New(gallery.Options{Jobs: a.jobsClient(), AuthToken: a.cfg.AuthToken, Logger: a.log.With("component", "gallery")})
-	for _, pattern := range gallery.Patterns() {
-		opts.Extra[pattern] = gal
-	}
-	a.mcpHTTP = a.mcpServer().NewHTTP(opts)
-	a.http.Handler = a.mcpHTTP
+	a.Worker, a.ProviderName = w, name
+	a.serve("provider", name, "data_dir", opts.DataDir)
 	return nil
 }
 
-// opsMux serves the unauthenticated operational routes of a worker.
-func (a *App) opsMux() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"status":"ok"}` + "\n"))
-	})
-	mux.Handle("GET /readyz", readyHandler(a.log, a.checks))
-	mux.Handle("GET /metrics", a.metrics.Handler())
-	return mux
-}
-
-// Metrics returns the service's metrics (tests gather them).
-func (a *App) Metrics() *metrics.Metrics { return a.metrics }
-
-// Close stops the service gracefully: HTTP first (no new jobs), then the
-// workers (in-flight activities get WorkerStopTimeout to finish, otherwise
-// Temporal retries them elsewhere), then Temporal. Bounded in time.
-func (a *App) Close() error {
-	a.closeOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		var errs []error
-		if a.http != nil {
-			if a.mcpHTTP != nil {
-				a.mcpHTTP.Shutdown(ctx)
-			}
-			if err := a.http.Shutdown(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
-				a.http.Close()
-			}
-		}
-		for _, w := range a.workers {
-			w.Stop()
-		}
-		if a.temporal != nil {
-			a.temporal.Close()
-		}
-		if a.dev != nil {
-			if err := a.dev.Stop(); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		a.closeErr = errors.Join(errs...)
-	})
-	return a.closeErr
-}
-
-// Served reports the HTTP server's exit (nil channel for workers).
-func (a *App) Served() <-chan error { return a.served }
-
-// Temporal returns the connected Temporal client (tests, operator commands).
-func (a *App) Temporal() client.Client { return a.temporal }
-
-// Jobs connects to Temporal for operator commands and returns the job
-// client and a function that closes the connection.
-func Jobs(ctx context.Context, cfg Config, log *slog.Logger) (*jobs.Client, func(), error) {
-	cfg = cfg.Defaults()
-	a := &App{cfg: cfg, log: log, UIURL: cfg.TemporalUIURL, metrics: metrics.New()}
-	if err := a.dial(ctx, cfg.TemporalAddress); err != nil {
-		return nil, nil, err
+// provider builds the configured image provider.
+func (a *App) provider(opts ProviderOptions) (p activities.Provider, name string, placeholder bool, err error) {
+	if opts.Name == ProviderWorkersAI {
+		r, err := realProviders(opts, a.log)
+		return r, ProviderWorkersAI, false, err
 	}
-	return a.jobsClient(), func() { a.temporal.Close() }, nil
+	a.log.Warn("!!! PREVIEW PROVIDER: no Cloudflare credentials, images are offline placeholders, NOT AI-generated. " +
+		"Set CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN for real images.")
+	if opts.OpenAI != nil {
+		// Results carry one placeholder label per worker, so a real
+		// OpenAI image must not come out of a preview worker.
+		a.log.Warn("OPENAI_API_KEY is set but unused: the preview provider renders every model, openai-image included, as a placeholder")
+	}
+	return preview.New(), ProviderPreview, true, nil
+}
+
+// realProviders builds the Workers AI client and, when configured, the
+// OpenAI-compatible client, behind a router that picks by each model's
+// Provider in the models table. Models of a provider left unconfigured fail
+// at once, without retries, naming the models that do run here.
+func realProviders(opts ProviderOptions, log *slog.Logger) (*providers.Router, error) {
+	wai, err := workersai.New(opts.WorkersAI)
+	if err != nil {
+		return nil, err
+	}
+	routes := map[string]providers.Provider{ProviderWorkersAI: wai}
+	if opts.OpenAI != nil {
+		oai, err := openai.New(*opts.OpenAI)
+		if err != nil {
+			return nil, err
+		}
+		routes[openai.Provider] = oai
+		log.Info("OpenAI-compatible images API configured", "endpoint", oai.Endpoint(), "model_override", opts.OpenAI.Model)
+	}
+	return providers.NewRouter(routes), nil
+}
+
+func (a *App) jobsClient(opts Options) *jobs.Client {
+	return jobs.New(a.temporal, jobs.Options{Namespace: opts.Temporal.Namespace, UIBaseURL: a.UIURL, Logger: a.log})
+}
+
+func (a *App) mcpServer(opts Options, images mcpserver.ImageReader) *mcpserver.Server {
+	return mcpserver.New(mcpserver.Options{
+		Jobs: a.jobsClient(opts), Logger: a.log, Version: Version, MaxWait: opts.MaxWait,
+		Placeholder: opts.Provider.Name == ProviderPreview, Observer: a.metrics, Images: images,
+	})
+}
+
+// mountFront mounts what people and assistants use: the MCP routes, the
+// gallery at "/" (exact match, so it shadows no other route; it asks for
+// the same token as the API through its login page) and, for a local
+// store, the images under /images/.
+func (a *App) mountFront(opts Options, srv *Server, store imageStore) {
+	mh := a.mcpServer(opts, store).NewHTTP(mcpserver.HTTPOptions{AuthToken: opts.HTTP.AuthToken})
+	srv.Mount(mh.Routes(), mh.Shutdown)
+	gal := gallery.New(gallery.Options{Jobs: a.jobsClient(opts), AuthToken: opts.HTTP.AuthToken, Logger: a.log.With("component", "gallery")})
+	routes := map[string]http.Handler{}
+	for _, pattern := range gallery.Patterns() {
+		routes[pattern] = gal
+	}
+	if local, ok := store.(*objectstore.Local); ok {
+		routes["/images/"] = http.StripPrefix("/images/", local.Handler())
+	}
+	srv.Mount(routes)
+	a.MCPURL, a.SSEURL = srv.URL()+"/mcp", srv.URL()+"/sse"
+	a.serve("mcp", a.MCPURL, "sse", a.SSEURL, "gallery", srv.URL()+"/")
+}
+
+// runServer mounts the ops routes, which every process serves, and starts
+// serving.
+func (a *App) runServer(ctx context.Context, opts Options, srv *Server, store imageStore) error {
+	srv.Mount(ops.Routes(ops.Options{
+		Checks: []ops.Check{
+			{Name: "temporal", Run: func(ctx context.Context) error {
+				_, err := a.temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+				return err
+			}},
+			{Name: "storage", Run: store.Check},
+		},
+		Metrics: a.metrics.Handler(),
+		Logger:  a.log,
+	}))
+	a.serve("ops", srv.URL())
+	return srv.Run(ctx)
 }

@@ -1,17 +1,21 @@
-// Package app wires the service together for each way it runs: dev (all in
-// one process with an embedded Temporal), serve (MCP HTTP only), worker and
-// stdio. cmd/imagegen parses configuration into a Config and calls it; end to
-// end tests and benchmarks call the very same functions.
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/imagegen/imagegen/internal/logging"
+	"github.com/imagegen/imagegen/jobs"
+	"github.com/imagegen/imagegen/objectstore"
 	"github.com/imagegen/imagegen/openai"
+	"github.com/imagegen/imagegen/workersai"
 )
 
 // Config is the whole configuration. Field comments name the environment
@@ -93,12 +97,6 @@ func (c Config) Defaults() Config {
 	return c
 }
 
-// Provider names.
-const (
-	ProviderWorkersAI = "workersai"
-	ProviderPreview   = "preview"
-)
-
 // UsesR2 reports whether images go to object storage instead of a local dir.
 func (c Config) UsesR2() bool {
 	return c.R2Bucket != "" || c.R2AccessKeyID != "" || c.R2SecretAccessKey != ""
@@ -160,10 +158,95 @@ func (c Config) openAIConfig() openai.Config {
 	return openai.Config{APIKey: c.OpenAIAPIKey, BaseURL: c.OpenAIBaseURL, Model: c.OpenAIImageModel}
 }
 
-// publicURL is the base URL written into local image URLs.
-func (c Config) publicURL(boundAddr string) string {
-	if c.PublicURL != "" {
-		return strings.TrimRight(c.PublicURL, "/")
+// Options turns a configuration (with defaults applied) into the typed
+// options of the composition.
+func (c Config) Options(log *slog.Logger) (Options, error) {
+	dataDir, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return Options{}, fmt.Errorf("data dir %s: %w", c.DataDir, err)
 	}
-	return "http://" + boundAddr
+	o := Options{
+		Logger:  log,
+		DataDir: dataDir,
+		HTTP:    HTTPOptions{Addr: c.Addr, AuthToken: c.AuthToken, PublicURL: c.PublicURL},
+		Temporal: TemporalOptions{
+			Address: c.TemporalAddress, Namespace: c.TemporalNamespace, UIURL: c.TemporalUIURL,
+		},
+		Dev: DevOptions{Port: c.TemporalPort, UIPort: c.UIPort, Retention: c.Retention},
+		Provider: ProviderOptions{
+			Name:        c.Provider,
+			WorkersAI:   workersai.Config{AccountID: c.CloudflareAccountID, APIToken: c.CloudflareAPIToken, BaseURL: c.CloudflareBaseURL},
+			CallTimeout: c.ProviderTimeout,
+		},
+		MaxWait: c.MaxWait,
+	}
+	if c.OpenAIAPIKey != "" {
+		oc := c.openAIConfig()
+		o.Provider.OpenAI = &oc
+	}
+	if c.UsesR2() {
+		o.Storage.S3 = &objectstore.S3Config{
+			Bucket: c.R2Bucket, AccessKeyID: c.R2AccessKeyID, SecretAccessKey: c.R2SecretAccessKey,
+			Endpoint: c.R2Endpoint, PublicBaseURL: c.R2PublicURL, UsePathStyle: c.R2PathStyle,
+			// The Store activity's retry policy owns retries and backoff.
+			MaxAttempts: 1,
+		}
+	}
+	return o, nil
+}
+
+// NewLogger builds the service logger (see logging.New).
+func NewLogger(w io.Writer, format, level string) *slog.Logger { return logging.New(w, format, level) }
+
+// Dev applies defaults to cfg, validates it and calls StartDev.
+func Dev(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	o, err := cfg.validOptions(log)
+	if err != nil {
+		return nil, err
+	}
+	return StartDev(ctx, o)
+}
+
+// Serve applies defaults to cfg, validates it and calls StartServe.
+func Serve(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	o, err := cfg.validOptions(log)
+	if err != nil {
+		return nil, err
+	}
+	return StartServe(ctx, o)
+}
+
+// Work applies defaults to cfg, validates it and calls StartWorker.
+func Work(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	o, err := cfg.validOptions(log)
+	if err != nil {
+		return nil, err
+	}
+	return StartWorker(ctx, o)
+}
+
+// StdioConfig applies defaults to cfg, validates it and calls Stdio.
+func StdioConfig(ctx context.Context, cfg Config, log *slog.Logger, in io.Reader, out io.Writer) error {
+	o, err := cfg.validOptions(log)
+	if err != nil {
+		return err
+	}
+	return Stdio(ctx, o, in, out)
+}
+
+// JobsConfig applies defaults to cfg and calls Jobs.
+func JobsConfig(ctx context.Context, cfg Config, log *slog.Logger) (*jobs.Client, func(), error) {
+	o, err := cfg.Defaults().Options(log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return Jobs(ctx, o)
+}
+
+func (c Config) validOptions(log *slog.Logger) (Options, error) {
+	c = c.Defaults()
+	if err := c.Validate(); err != nil {
+		return Options{}, err
+	}
+	return c.Options(log)
 }

@@ -58,8 +58,11 @@ func TestWorkerRoutesEachModelToItsProvider(t *testing.T) {
 	t.Run("both configured", func(t *testing.T) {
 		cfg := base
 		cfg.OpenAIAPIKey, cfg.OpenAIBaseURL = oai.APIKey, oai.URL
-		a := &App{cfg: cfg, log: NewLogger(io.Discard, "text", "error")}
-		p, err := a.realProviders()
+		o, err := cfg.Options(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := realProviders(o.Provider, NewLogger(io.Discard, "text", "error"))
 		if err != nil {
 			t.Fatalf("realProviders: %v", err)
 		}
@@ -76,8 +79,11 @@ func TestWorkerRoutesEachModelToItsProvider(t *testing.T) {
 	})
 
 	t.Run("no OpenAI key", func(t *testing.T) {
-		a := &App{cfg: base, log: NewLogger(io.Discard, "text", "error")}
-		p, err := a.realProviders()
+		o, err := base.Options(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := realProviders(o.Provider, NewLogger(io.Discard, "text", "error"))
 		if err != nil {
 			t.Fatalf("realProviders: %v", err)
 		}

@@ -6,6 +6,8 @@ import (
 
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
+
+	"github.com/imagegen/imagegen/internal/logging"
 )
 
 // serverLogger adapts Temporal's tag-based logger to slog. The server logs
@@ -28,7 +30,7 @@ func newServerLogger(l *slog.Logger, min *slog.LevelVar) log.Logger {
 	if l == nil {
 		return log.NewNoopLogger()
 	}
-	return serverLogger{log: slog.New(levelHandler{inner: l.Handler(), min: min}), min: min}
+	return serverLogger{log: logging.AtLeast(l, min), min: min}
 }
 
 func (s serverLogger) Debug(msg string, tags ...tag.Tag) { s.emit(slog.LevelDebug, msg, tags) }
@@ -57,27 +59,4 @@ func (s serverLogger) emit(level slog.Level, msg string, tags []tag.Tag) {
 		attrs = append(attrs, slog.Any(t.Key(), t.Value()))
 	}
 	s.log.LogAttrs(ctx, level, msg, attrs...)
-}
-
-// levelHandler drops records below a (changeable) minimum level before they
-// reach the caller's handler, whatever level that handler itself accepts.
-type levelHandler struct {
-	inner slog.Handler
-	min   *slog.LevelVar
-}
-
-func (h levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min.Level() && h.inner.Enabled(ctx, l)
-}
-
-func (h levelHandler) Handle(ctx context.Context, r slog.Record) error {
-	return h.inner.Handle(ctx, r)
-}
-
-func (h levelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return levelHandler{inner: h.inner.WithAttrs(attrs), min: h.min}
-}
-
-func (h levelHandler) WithGroup(name string) slog.Handler {
-	return levelHandler{inner: h.inner.WithGroup(name), min: h.min}
 }

@@ -12,14 +12,14 @@ import (
 	uiserver "github.com/temporalio/ui-server/v2/server"
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
-	enumspb "go.temporal.io/api/enums/v1"
 	namespacepb "go.temporal.io/api/namespace/v1"
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/imagegen/imagegen/internal/temporaladmin"
 )
 
 // retryEvery is the poll interval while the freshly started frontend warms up.
@@ -37,7 +37,7 @@ func (s *Server) waitReady(ctx context.Context, opts Options) error {
 	if err := ensureRetention(ctx, c.WorkflowService(), s.namespace, opts.Retention); err != nil {
 		return err
 	}
-	return ensureSearchAttributes(ctx, c.OperatorService(), s.namespace, opts.SearchAttributes)
+	return temporaladmin.EnsureSearchAttributes(ctx, c.OperatorService(), s.namespace, opts.SearchAttributes)
 }
 
 // dialFrontend dials until the frontend answers (client.Dial checks the
@@ -83,79 +83,6 @@ func ensureRetention(ctx context.Context, ws workflowservice.WorkflowServiceClie
 		return fmt.Errorf("set retention of namespace %q to %s: %w", namespace, retention, err)
 	}
 	return nil
-}
-
-// ensureSearchAttributes adds the requested custom search attributes that
-// are missing. They must exist before a workflow upserts them, or its
-// workflow task fails and the workflow hangs.
-func ensureSearchAttributes(ctx context.Context, ops operatorservice.OperatorServiceClient, namespace string, want map[string]enumspb.IndexedValueType) error {
-	if len(want) == 0 {
-		return nil
-	}
-	list := func() (*operatorservice.ListSearchAttributesResponse, error) {
-		resp, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
-		if err != nil {
-			return nil, fmt.Errorf("list search attributes of %q: %w", namespace, err)
-		}
-		return resp, nil
-	}
-	have, err := list()
-	if err != nil {
-		return err
-	}
-	missing, err := missingSearchAttributes(want, have)
-	if err != nil {
-		return err
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	if _, err := ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace:        namespace,
-		SearchAttributes: missing,
-	}); err != nil {
-		return fmt.Errorf("add search attributes to %q: %w", namespace, err)
-	}
-	// Read back: with the cache refreshed on read this is immediate, and it
-	// proves the attributes are usable before Start returns.
-	if have, err = list(); err != nil {
-		return err
-	}
-	if missing, err = missingSearchAttributes(want, have); err != nil {
-		return err
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("search attributes %v still missing after adding them", keys(missing))
-	}
-	return nil
-}
-
-// missingSearchAttributes returns the wanted attributes not registered yet,
-// or an error when a name is taken by a system attribute or by a custom one
-// of another type (changing a type would orphan existing data).
-func missingSearchAttributes(want map[string]enumspb.IndexedValueType, have *operatorservice.ListSearchAttributesResponse) (map[string]enumspb.IndexedValueType, error) {
-	missing := map[string]enumspb.IndexedValueType{}
-	for name, typ := range want {
-		if _, ok := have.GetSystemAttributes()[name]; ok {
-			return nil, fmt.Errorf("search attribute %q is a system attribute", name)
-		}
-		got, ok := have.GetCustomAttributes()[name]
-		switch {
-		case !ok:
-			missing[name] = typ
-		case got != typ:
-			return nil, fmt.Errorf("search attribute %q exists as %v, not %v", name, got, typ)
-		}
-	}
-	return missing, nil
-}
-
-func keys(m map[string]enumspb.IndexedValueType) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // transient reports errors a just-started frontend may return before its

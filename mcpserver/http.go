@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -27,16 +26,14 @@ type HTTPOptions struct {
 	// AllowedOrigins are extra browser origins allowed to call the MCP
 	// endpoints; loopback origins and the server's own are always allowed.
 	AllowedOrigins []string
-	// Images, when set, serves stored images under /images/ (local store).
-	Images http.Handler
-	// Extra routes (e.g. /metrics, /readyz) mounted as given, unauthenticated.
-	Extra map[string]http.Handler
 }
 
-// HTTP serves MCP over Streamable HTTP (/mcp) and SSE (/sse + /message), plus
-// /healthz and the optional image and extra routes.
+// HTTP serves MCP over Streamable HTTP (/mcp) and SSE (/sse + /message), and
+// nothing else: the composition root mounts its Routes on the process's one
+// mux, beside the routes of the other parts (health, gallery, images).
 type HTTP struct {
-	mux        *http.ServeMux
+	routes     map[string]http.Handler
+	mux        *http.ServeMux // the routes alone, for ServeHTTP
 	streamable *server.StreamableHTTPServer
 	sse        *server.SSEServer
 }
@@ -46,7 +43,7 @@ func (s *Server) NewHTTP(opts HTTPOptions) *HTTP {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}
-	h := &HTTP{mux: http.NewServeMux()}
+	h := &HTTP{}
 	h.streamable = server.NewStreamableHTTPServer(s.mcp,
 		server.WithEndpointPath("/mcp"),
 		// Stateless: no session to create first, so a bare tools/call works
@@ -66,22 +63,23 @@ func (s *Server) NewHTTP(opts HTTPOptions) *HTTP {
 		next = requireOrigin(opts.AllowedOrigins, next)
 		return requireBearer(opts.AuthToken, next)
 	}
-	h.mux.Handle("/mcp", protect(s.TaskDispatch(h.streamable)))
-	h.mux.Handle("/sse", protect(h.sse.SSEHandler()))
-	h.mux.Handle("/message", protect(h.sse.MessageHandler()))
-	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"status":"ok"}`+"\n")
-	})
-	if opts.Images != nil {
-		h.mux.Handle("/images/", http.StripPrefix("/images/", opts.Images))
+	h.routes = map[string]http.Handler{
+		"/mcp":     protect(s.TaskDispatch(h.streamable)),
+		"/sse":     protect(h.sse.SSEHandler()),
+		"/message": protect(h.sse.MessageHandler()),
 	}
-	for pattern, handler := range opts.Extra {
+	h.mux = http.NewServeMux()
+	for pattern, handler := range h.routes {
 		h.mux.Handle(pattern, handler)
 	}
 	return h
 }
 
+// Routes returns the MCP routes, pattern to handler, each behind the bearer
+// token, the origin check and the body limit.
+func (h *HTTP) Routes() map[string]http.Handler { return h.routes }
+
+// ServeHTTP serves the MCP routes alone (tests; the service mounts Routes).
 func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 // Shutdown closes MCP sessions so that open SSE streams end and an

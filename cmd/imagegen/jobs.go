@@ -64,7 +64,7 @@ func runJobs(ctx context.Context, args []string, getenv func(string) string, std
 		c.TemporalUIURL = "http://127.0.0.1:8233" // imagegen dev's default UI
 	}
 	log := app.NewLogger(stderr, c.LogFormat, "warn")
-	client, closeClient, err := app.Jobs(ctx, c, log)
+	client, closeClient, err := app.JobsConfig(ctx, c, log)
 	if err != nil {
 		return err
 	}

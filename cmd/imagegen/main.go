@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -76,18 +75,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch mode {
 	case "stdio":
 		// stdout carries the protocol: logs go to stderr only.
-		return app.Stdio(ctx, cfg, log, stdin, stdout)
+		return app.StdioConfig(ctx, cfg, log, stdin, stdout)
 	case "dev":
 		a, err = app.Dev(ctx, cfg, log)
 	case "serve":
 		a, err = app.Serve(ctx, cfg, log)
 	case "worker":
-		a, err = app.Worker(ctx, cfg, log)
+		a, err = app.Work(ctx, cfg, log)
 	}
 	if err != nil {
 		return err
 	}
-	announce(log, mode, cfg, a)
+	// The ready line names what this process really serves.
+	log.Info("imagegen ready", append([]any{"mode", mode}, a.Serves()...)...)
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
@@ -95,21 +95,4 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		log.Error("http server stopped", "error", err)
 	}
 	return a.Close()
-}
-
-func announce(log *slog.Logger, mode string, cfg app.Config, a *app.App) {
-	attrs := []any{"mode", mode, "temporal", a.TemporalAddress, "namespace", cfg.TemporalNamespace}
-	if a.MCPURL != "" {
-		attrs = append(attrs, "mcp", a.MCPURL, "sse", a.SSEURL)
-	}
-	if a.UIURL != "" {
-		attrs = append(attrs, "temporal_ui", a.UIURL)
-	}
-	if a.ProviderName != "" {
-		attrs = append(attrs, "provider", a.ProviderName)
-	}
-	if mode == "dev" || mode == "worker" {
-		attrs = append(attrs, "data_dir", cfg.DataDir)
-	}
-	log.Info("imagegen ready", attrs...)
 }

@@ -66,7 +66,7 @@ func TestJobsCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	jc, closeJC, err := app.Jobs(ctx, app.Config{TemporalAddress: a.TemporalAddress}, app.NewLogger(io.Discard, "text", "error"))
+	jc, closeJC, err := app.JobsConfig(ctx, app.Config{TemporalAddress: a.TemporalAddress}, app.NewLogger(io.Discard, "text", "error"))
 	if err != nil {
 		t.Fatal(err)
 	}

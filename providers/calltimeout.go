@@ -1,25 +1,24 @@
-package app
+package providers
 
 import (
 	"context"
 	"time"
 
 	"github.com/imagegen/imagegen"
-	"github.com/imagegen/imagegen/activities"
 )
 
-// withCallTimeout bounds every provider call by d, or by the model's own
+// WithCallTimeout bounds every provider call by d, or by the model's own
 // Timeout when d is 0. The generate activity's deadline (the model's Timeout
 // plus 30 s) would otherwise be the only bound, since a provider applies the
 // model's Timeout only to a context without a deadline: a stalled answer would
 // use up the margin meant for staging the image and end as an unclassified
 // activity timeout instead of a provider timeout.
-func withCallTimeout(p activities.Provider, d time.Duration) activities.Provider {
+func WithCallTimeout(p Provider, d time.Duration) Provider {
 	return callTimeout{p: p, d: d}
 }
 
 type callTimeout struct {
-	p activities.Provider
+	p Provider
 	d time.Duration
 }
 

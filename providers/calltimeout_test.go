@@ -1,4 +1,4 @@
-package app
+package providers
 
 import (
 	"context"
@@ -34,7 +34,7 @@ func TestProviderCallsAreBoundedByTheModelTimeoutInsideTheActivityDeadline(t *te
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			probe := &deadlineProbe{}
-			if _, err := withCallTimeout(probe, tc.override).Generate(activityCtx, imagegen.Request{Prompt: "x", Model: tc.model}); err != nil {
+			if _, err := WithCallTimeout(probe, tc.override).Generate(activityCtx, imagegen.Request{Prompt: "x", Model: tc.model}); err != nil {
 				t.Fatal(err)
 			}
 			if probe.left > tc.want || probe.left < tc.want-5*time.Second {
