@@ -490,14 +490,14 @@ func (d *taskDispatch) taskResult(w http.ResponseWriter, r *http.Request, env rp
 		return
 	}
 	if job.Status.Terminal() {
-		res, err := d.s.taskPayload(ctx, id, nil)
+		res, err := d.s.taskPayload(ctx, id, job, nil)
 		d.answer(w, false, env.ID, res, err)
 		return
 	}
 	sse := startSSE(w)
 	stop := sse.keepAlive(ctx)
 	defer stop()
-	res, err := d.s.taskPayload(ctx, id, func(task map[string]any) {
+	res, err := d.s.taskPayload(ctx, id, job, func(task map[string]any) {
 		sse.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/tasks/status", "params": task})
 	})
 	if ctx.Err() != nil {

@@ -399,11 +399,8 @@ func (s *Server) awaitTask(ctx context.Context, id string) (jobs.Job, error) {
 // taskPayload answers the 2025-11-25 tasks/result: it blocks until the task
 // is finished, then returns the tool's result. onFinished is told the final
 // task first when it finished during the wait (notifications/tasks/status).
-func (s *Server) taskPayload(ctx context.Context, id string, onFinished func(task map[string]any)) (any, error) {
-	before, err := s.lookupTask(ctx, id)
-	if err != nil {
-		return nil, err
-	}
+// before is the job as the request found it (from lookupTask).
+func (s *Server) taskPayload(ctx context.Context, id string, before jobs.Job, onFinished func(task map[string]any)) (any, error) {
 	job, err := s.awaitTask(ctx, id)
 	if err != nil {
 		return nil, err
