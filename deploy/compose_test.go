@@ -383,19 +383,68 @@ func TestTemporalSchemaAndCredentialsAgreeWithPostgres(t *testing.T) {
 			t.Errorf("%s = %q, want %q", tc.what, tc.got, tc.want)
 		}
 	}
-	// The server's default databases (DBNAME, VISIBILITY_DBNAME), each
-	// created and brought to the latest schema.
-	sh := script(schema)
-	for db, dir := range map[string]string{"temporal": "temporal", "temporal_visibility": "visibility"} {
-		for _, step := range []string{
-			"--db " + db + " create",
-			"--db " + db + " setup-schema -v 0.0",
-			"--db " + db + " update-schema -d /etc/temporal/schema/postgresql/v12/" + dir + "/versioned",
-		} {
-			if !strings.Contains(sh, step) {
-				t.Errorf("temporal-schema does not run %q", step)
+	// The schema step is the repository's script, the one the cluster test
+	// suite runs: mounted, run, and pointed at the image's schema files.
+	script := mountedFile(t, p, schema, SchemaScript)
+	if want := []string{"/bin/sh", script}; !slices.Equal(append(schema.Entrypoint, schema.Command...), want) {
+		t.Errorf("temporal-schema runs %q, want %q", append(schema.Entrypoint, schema.Command...), want)
+	}
+	if got, want := tool["TEMPORAL_SCHEMA_DIR"], "/etc/temporal/schema/postgresql/v12"; got != want {
+		t.Errorf("temporal-schema TEMPORAL_SCHEMA_DIR = %q, want %q (the admin-tools image's schema files)", got, want)
+	}
+}
+
+// mountedFile checks that service s bind-mounts the repository file rel
+// (read-only) and returns where it appears in the container.
+func mountedFile(t *testing.T, p *types.Project, s types.ServiceConfig, rel string) string {
+	t.Helper()
+	want, err := filepath.Abs(filepath.Join(repoRoot, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range s.Volumes {
+		if v.Type == types.VolumeTypeBind && filepath.Clean(v.Source) == want {
+			if !v.ReadOnly {
+				t.Errorf("%s mounts %s writable; it only reads it", s.Name, rel)
 			}
+			return v.Target
 		}
+	}
+	t.Fatalf("%s does not mount %s (volumes %+v)", s.Name, rel, s.Volumes)
+	return ""
+}
+
+// The schema script runs, for each of the server's default databases
+// (DBNAME, VISIBILITY_DBNAME), create, setup and update to the latest schema.
+func TestSchemaScriptSetsUpBothDatabases(t *testing.T) {
+	sh := readFile(t, filepath.Join(repoRoot, SchemaScript))
+	for _, step := range []string{
+		`pair in temporal:temporal temporal_visibility:visibility`,
+		`"$tool" --db "$db" create`,
+		`"$tool" --db "$db" setup-schema -v 0.0`,
+		`"$tool" --db "$db" update-schema -d "$TEMPORAL_SCHEMA_DIR/$dir/versioned"`,
+		`set -eu`,
+	} {
+		if !strings.Contains(sh, step) {
+			t.Errorf("%s does not contain %q", SchemaScript, step)
+		}
+	}
+}
+
+// The namespace the compose stack creates has the name and retention the
+// cluster test suite registers with RegisterNamespace.
+func TestNamespaceStepMatchesRegisterNamespace(t *testing.T) {
+	p := mustLoadStack(t, hostEnv())
+	sh := script(service(t, p, "temporal-namespace"))
+	if got := submatch(t, `namespace create -n (\S+)`, sh, "temporal-namespace"); got != Namespace {
+		t.Errorf("temporal-namespace creates %q, want %q (deploy.Namespace)", got, Namespace)
+	}
+	ret, err := time.ParseDuration(submatch(t, `--retention ([0-9a-z]+)`, sh, "temporal-namespace"))
+	if err != nil {
+		t.Fatalf("temporal-namespace retention: %v", err)
+	}
+	if ret != NamespaceRetention {
+		t.Errorf("temporal-namespace retention = %s, want %s (deploy.NamespaceRetention)", ret, NamespaceRetention)
 	}
 }
 
@@ -412,17 +461,55 @@ func TestTemporalGetsItsDynamicConfig(t *testing.T) {
 	if mounted == "" {
 		t.Fatalf("nothing is mounted at DYNAMIC_CONFIG_FILE_PATH=%q (configs %v): the server does not start without it", path, s.Configs)
 	}
+	want, err := filepath.Abs(filepath.Join(repoRoot, DynamicConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Configs[mounted].File; filepath.Clean(got) != want {
+		t.Fatalf("config %s comes from %q, want the repository's %s (the file the cluster test suite runs the server with)", mounted, got, DynamicConfigFile)
+	}
 	var dc map[string][]struct {
-		Value any `yaml:"value"`
+		Value       any            `yaml:"value"`
+		Constraints map[string]any `yaml:"constraints"`
 	}
-	if err := yaml.Unmarshal([]byte(p.Configs[mounted].Content), &dc); err != nil {
-		t.Fatalf("config %s is not a dynamic config: %v", mounted, err)
+	if err := yaml.Unmarshal([]byte(readFile(t, want)), &dc); err != nil {
+		t.Fatalf("%s is not a dynamic config: %v", DynamicConfigFile, err)
 	}
-	// imagegen registers its search attributes right before the first job
-	// may upsert them.
-	key := "system.forceSearchAttributesCacheRefreshOnRead"
-	if v := dc[key]; len(v) != 1 || v[0].Value != true {
-		t.Errorf("%s = %v, want true", key, v)
+	for _, tc := range []struct {
+		key  string
+		want any
+	}{
+		// imagegen registers its search attributes right before the first
+		// job may upsert them.
+		{"system.forceSearchAttributesCacheRefreshOnRead", true},
+		{"history.transferProcessorMaxPollRPS", 1000},
+		{"history.visibilityProcessorMaxPollRPS", 1000},
+		{"history.timerProcessorMaxPollRPS", 1000},
+		{"history.longPollExpirationInterval", "5s"},
+		{"frontend.namespaceRPS.visibility", 1000},
+	} {
+		if v := dc[tc.key]; len(v) != 1 || v[0].Value != tc.want || len(v[0].Constraints) != 0 {
+			t.Errorf("%s = %+v, want one unconstrained value %v", tc.key, v, tc.want)
+		}
+	}
+}
+
+// Every setting in the dynamic config says why it is there: a comment right
+// above each key.
+func TestDynamicConfigExplainsEverySetting(t *testing.T) {
+	lines := strings.Split(readFile(t, filepath.Join(repoRoot, DynamicConfigFile)), "\n")
+	keys := 0
+	for i, line := range lines {
+		if line == "" || strings.HasPrefix(line, " ") || strings.HasPrefix(line, "#") {
+			continue
+		}
+		keys++
+		if i == 0 || !strings.HasPrefix(lines[i-1], "#") {
+			t.Errorf("%s: %q has no comment above it saying why", DynamicConfigFile, line)
+		}
+	}
+	if keys == 0 {
+		t.Errorf("%s has no settings", DynamicConfigFile)
 	}
 }
 
