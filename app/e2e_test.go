@@ -19,7 +19,7 @@ import (
 	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/app"
 	"github.com/imagegen/imagegen/mcpserver"
-	"github.com/imagegen/imagegen/workersai"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
 const testToken = "e2e-secret-token-0123456789"
@@ -27,7 +27,7 @@ const testToken = "e2e-secret-token-0123456789"
 // stack is one running dev service with a fake Workers AI behind it.
 type stack struct {
 	app  *app.App
-	fake *workersai.FakeServer
+	fake *workersaitest.Server
 	cfg  app.Config
 	logs *syncBuffer
 }
@@ -47,7 +47,7 @@ func sharedDev(t *testing.T) *stack {
 			sharedErr = err
 			return
 		}
-		fake := workersai.NewFakeServer()
+		fake := workersaitest.NewServer()
 		sharedStack, sharedErr = startDev(dir, fake)
 	})
 	if sharedErr != nil {
@@ -66,7 +66,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func devConfig(dir string, fake *workersai.FakeServer) app.Config {
+func devConfig(dir string, fake *workersaitest.Server) app.Config {
 	return app.Config{
 		Addr: "127.0.0.1:0", DataDir: dir, AuthToken: testToken,
 		TemporalPort: 0, UIPort: -1,
@@ -75,7 +75,7 @@ func devConfig(dir string, fake *workersai.FakeServer) app.Config {
 	}
 }
 
-func startDev(dir string, fake *workersai.FakeServer) (*stack, error) {
+func startDev(dir string, fake *workersaitest.Server) (*stack, error) {
 	logs := &syncBuffer{}
 	cfg := devConfig(dir, fake)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -385,7 +385,7 @@ func TestCurlExamplesOfTheOriginalWork(t *testing.T) {
 
 func TestJobsSurviveARestartOnTheSameDataDir(t *testing.T) {
 	dir := t.TempDir()
-	fake := workersai.NewFakeServer()
+	fake := workersaitest.NewServer()
 	t.Cleanup(fake.Close)
 	s, err := startDev(dir, fake)
 	if err != nil {
@@ -422,7 +422,7 @@ func TestJobsSurviveARestartOnTheSameDataDir(t *testing.T) {
 }
 
 func TestStartupRefusesBadConfiguration(t *testing.T) {
-	fake := workersai.NewFakeServer()
+	fake := workersaitest.NewServer()
 	t.Cleanup(fake.Close)
 	busy := sharedDev(t).app.Addr
 	for _, tc := range []struct {

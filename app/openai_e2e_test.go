@@ -7,14 +7,14 @@ import (
 	"time"
 
 	"github.com/imagegen/imagegen/app"
-	"github.com/imagegen/imagegen/openai"
-	"github.com/imagegen/imagegen/workersai"
+	"github.com/imagegen/imagegen/openai/openaitest"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
 func TestOpenAIModelJobRunsThroughTheWholeStack(t *testing.T) {
-	wai := workersai.NewFakeServer()
+	wai := workersaitest.NewServer()
 	t.Cleanup(wai.Close)
-	oai := openai.NewFakeServer()
+	oai := openaitest.NewServer()
 	t.Cleanup(oai.Close)
 	cfg := devConfig(t.TempDir(), wai)
 	cfg.OpenAIAPIKey, cfg.OpenAIBaseURL = oai.APIKey, oai.URL

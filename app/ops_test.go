@@ -19,7 +19,7 @@ import (
 	"github.com/imagegen/imagegen/app"
 	"github.com/imagegen/imagegen/devserver"
 	"github.com/imagegen/imagegen/jobs"
-	"github.com/imagegen/imagegen/workersai"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 	"github.com/imagegen/imagegen/workflows"
 )
 
@@ -27,7 +27,7 @@ import (
 // behaviour for every call or count jobs across the whole namespace.
 func ownDev(t *testing.T) *stack {
 	t.Helper()
-	fake := workersai.NewFakeServer()
+	fake := workersaitest.NewServer()
 	t.Cleanup(fake.Close)
 	s, err := startDev(t.TempDir(), fake)
 	if err != nil {

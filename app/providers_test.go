@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/imagegen/imagegen"
-	"github.com/imagegen/imagegen/openai"
-	"github.com/imagegen/imagegen/workersai"
+	"github.com/imagegen/imagegen/openai/openaitest"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
 func TestConfigValidateChecksTheOpenAISettingsTogether(t *testing.T) {
@@ -49,9 +49,9 @@ func TestConfigValidateChecksTheOpenAISettingsTogether(t *testing.T) {
 }
 
 func TestWorkerRoutesEachModelToItsProvider(t *testing.T) {
-	wai := workersai.NewFakeServer()
+	wai := workersaitest.NewServer()
 	t.Cleanup(wai.Close)
-	oai := openai.NewFakeServer()
+	oai := openaitest.NewServer()
 	t.Cleanup(oai.Close)
 	base := Config{CloudflareAccountID: wai.AccountID, CloudflareAPIToken: wai.APIToken, CloudflareBaseURL: wai.URL}.Defaults()
 

@@ -25,14 +25,14 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/imagegen/imagegen/app"
-	"github.com/imagegen/imagegen/workersai"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
 // provider is the Workers AI stand-in the stack talks to: the wire-faithful
 // fake behind a gate that can hold calls (the memory scenario needs jobs that
 // stay running until it lets them finish). It outlives restarts of the app.
 type provider struct {
-	fake    *workersai.FakeServer
+	fake    *workersaitest.Server
 	gate    *gate
 	gateSrv *httptest.Server
 	proxyTr *http.Transport
@@ -40,13 +40,13 @@ type provider struct {
 }
 
 func newProvider() *provider {
-	fake := workersai.NewFakeServer()
+	fake := workersaitest.NewServer()
 	target, _ := url.Parse(fake.URL) // the fake's own URL always parses
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	proxy.Transport = newTransport(64)
 	g := &gate{next: proxy}
 	p := &provider{fake: fake, gate: g, gateSrv: httptest.NewServer(g), proxyTr: proxy.Transport.(*http.Transport), answers: newAnswerLog()}
-	fake.SetOnAnswer(func(req workersai.FakeRequest, at time.Time) {
+	fake.SetOnAnswer(func(req workersaitest.Request, at time.Time) {
 		if prompt, ok := req.Body["prompt"].(string); ok {
 			p.answers.record(prompt, at)
 		}

@@ -60,8 +60,15 @@ func b64Answer(img []byte) []byte {
 	return b
 }
 
-// errorBody is the documented error envelope.
-func errorBody(errType, code, message string) []byte { return fakeError(errType, code, message) }
+// errorBody is the documented error envelope; an empty code is sent as null.
+func errorBody(errType, code, message string) []byte {
+	var c any
+	if code != "" {
+		c = code
+	}
+	b, _ := json.Marshal(map[string]any{"error": map[string]any{"message": message, "type": errType, "param": nil, "code": c}})
+	return b
+}
 
 // reply answers every request with a fixed status, content type and body.
 func reply(status int, contentType string, body []byte) http.HandlerFunc {

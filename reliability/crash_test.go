@@ -10,7 +10,7 @@ import (
 
 	"github.com/imagegen/imagegen/app"
 	"github.com/imagegen/imagegen/devserver"
-	"github.com/imagegen/imagegen/workersai"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
 // slowFirstCall is how long the fake provider takes before the crash: long
@@ -28,7 +28,7 @@ const recoveryBudget = 90 * time.Second
 func TestDevKilledMidGenerationFinishesTheJobAfterRestart(t *testing.T) {
 	t.Parallel()
 	bin := imagegenBinary(t)
-	fake := workersai.NewFakeServer()
+	fake := workersaitest.NewServer()
 	t.Cleanup(fake.Close)
 	fake.SetDelay(slowFirstCall)
 
@@ -76,7 +76,7 @@ func TestDevKilledMidGenerationFinishesTheJobAfterRestart(t *testing.T) {
 func TestKilledWorkerIsReplacedAndTheJobCompletes(t *testing.T) {
 	t.Parallel()
 	bin := imagegenBinary(t)
-	fake := workersai.NewFakeServer()
+	fake := workersaitest.NewServer()
 	t.Cleanup(fake.Close)
 	fake.SetDelay(slowFirstCall)
 

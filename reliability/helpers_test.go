@@ -26,7 +26,7 @@ import (
 
 	"github.com/imagegen/imagegen/app"
 	"github.com/imagegen/imagegen/devserver"
-	"github.com/imagegen/imagegen/workersai"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 	"github.com/imagegen/imagegen/workflows"
 )
 
@@ -152,7 +152,7 @@ func hermeticEnv(extra map[string]string) []string {
 }
 
 // workersAIEnv points a child at the fake provider.
-func workersAIEnv(fake *workersai.FakeServer) map[string]string {
+func workersAIEnv(fake *workersaitest.Server) map[string]string {
 	return map[string]string{
 		"CLOUDFLARE_ACCOUNT_ID":   fake.AccountID,
 		"CLOUDFLARE_API_TOKEN":    fake.APIToken,
@@ -179,7 +179,7 @@ func freePorts(t *testing.T, n int) []int {
 }
 
 // devConfig is an in-process dev stack on dir with the fake provider.
-func devConfig(dir string, fake *workersai.FakeServer) app.Config {
+func devConfig(dir string, fake *workersaitest.Server) app.Config {
 	return app.Config{
 		Addr: "127.0.0.1:0", DataDir: dir, AuthToken: testToken, UIPort: -1,
 		CloudflareAccountID: fake.AccountID, CloudflareAPIToken: fake.APIToken, CloudflareBaseURL: fake.URL,

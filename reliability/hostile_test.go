@@ -20,7 +20,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/imagegen/imagegen/app"
-	"github.com/imagegen/imagegen/workersai"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 	"github.com/imagegen/imagegen/workflows"
 )
 
@@ -41,7 +41,7 @@ const someJobID = "00000000-0000-4000-8000-000000000000"
 // hostileStack is one dev service whose every log line is kept.
 type hostileStack struct {
 	app  *app.App
-	fake *workersai.FakeServer
+	fake *workersaitest.Server
 	logs *syncBuffer
 	base string
 	http *http.Client
@@ -49,7 +49,7 @@ type hostileStack struct {
 
 func startHostileStack(t *testing.T) *hostileStack {
 	t.Helper()
-	fake := workersai.NewFakeServer()
+	fake := workersaitest.NewServer()
 	t.Cleanup(fake.Close)
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/imagegen/imagegen/app"
-	"github.com/imagegen/imagegen/workersai"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
 const (
@@ -38,7 +38,7 @@ const (
 // peak RSS of the test process (which runs the whole stack, Temporal
 // included).
 func TestLoadThousandConcurrentGenerationsAllCompleteOnce(t *testing.T) {
-	fake := workersai.NewFakeServer()
+	fake := workersaitest.NewServer()
 	t.Cleanup(fake.Close)
 	a := startApp(t, app.Dev, devConfig(t.TempDir(), fake))
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/imagegen/imagegen/app"
-	"github.com/imagegen/imagegen/workersai"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
 // providerTimeout bounds one provider call in the matrix's stack, so that the
@@ -21,7 +21,7 @@ type providerCase struct {
 	name  string
 	model string
 	// answers are the scripted answers to calls 1, 2, ...; later calls succeed.
-	answers []workersai.FakeFailure
+	answers []workersaitest.Failure
 	// wantCalls is the number of provider calls: 1 when the error is final,
 	// one more than the failures when they are retried.
 	wantCalls int
@@ -30,8 +30,8 @@ type providerCase struct {
 	advice string
 }
 
-func envelope(status, code int, message string) workersai.FakeFailure {
-	return workersai.FakeFailure{Status: status, Code: code, Message: message}
+func envelope(status, code int, message string) workersaitest.Failure {
+	return workersaitest.Failure{Status: status, Code: code, Message: message}
 }
 
 const (
@@ -41,7 +41,7 @@ const (
 	tomorrow     = "try again tomorrow"
 )
 
-func providerCases(fake *workersai.FakeServer) []providerCase {
+func providerCases(fake *workersaitest.Server) []providerCase {
 	png, jpeg := fake.Image("sdxl-lightning"), fake.Image("flux-schnell")
 	halfJPEGEnvelope, _ := json.Marshal(map[string]any{
 		"result": map[string]string{"image": base64.StdEncoding.EncodeToString(jpeg[:len(jpeg)/2])}, "success": true, "errors": []any{},
@@ -49,45 +49,45 @@ func providerCases(fake *workersai.FakeServer) []providerCase {
 	return []providerCase{
 		// Final errors: one call, and advice the model can act on.
 		{name: "5006 input failed the schema", model: "flux-schnell", wantCalls: 1, advice: rephrase,
-			answers: []workersai.FakeFailure{envelope(400, 5006, "AiError: Bad input: must NOT have additional properties")}},
+			answers: []workersaitest.Failure{envelope(400, 5006, "AiError: Bad input: must NOT have additional properties")}},
 		{name: "5007 no such model", model: "sdxl-base", wantCalls: 1, advice: otherModel,
-			answers: []workersai.FakeFailure{envelope(400, 5007, "No such model @cf/stabilityai/stable-diffusion-xl-base-1.0 or task")}},
+			answers: []workersaitest.Failure{envelope(400, 5007, "No such model @cf/stabilityai/stable-diffusion-xl-base-1.0 or task")}},
 		{name: "3042 model not found", model: "sdxl-lightning", wantCalls: 1, advice: otherModel,
-			answers: []workersai.FakeFailure{envelope(404, 3042, "Model not found")}},
+			answers: []workersaitest.Failure{envelope(404, 3042, "Model not found")}},
 		{name: "10000 bad token", model: "flux-schnell", wantCalls: 1, advice: tellOperator,
-			answers: []workersai.FakeFailure{envelope(401, 10000, "Authentication error")}},
+			answers: []workersaitest.Failure{envelope(401, 10000, "Authentication error")}},
 		{name: "10000 forbidden account", model: "sdxl-base", wantCalls: 1, advice: tellOperator,
-			answers: []workersai.FakeFailure{envelope(403, 10000, "Authentication error")}},
+			answers: []workersaitest.Failure{envelope(403, 10000, "Authentication error")}},
 		{name: "4006 daily free allocation", model: "flux-schnell", wantCalls: 1, advice: tomorrow,
-			answers: []workersai.FakeFailure{envelope(429, 4006, "you have used up your daily free allocation of 10,000 neurons, please upgrade to Cloudflare's Workers Paid plan")}},
+			answers: []workersaitest.Failure{envelope(429, 4006, "you have used up your daily free allocation of 10,000 neurons, please upgrade to Cloudflare's Workers Paid plan")}},
 		{name: "3036 daily free allocation", model: "sdxl-lightning", wantCalls: 1, advice: tomorrow,
-			answers: []workersai.FakeFailure{envelope(429, 3036, "Account limited: daily free allocation exceeded")}},
+			answers: []workersaitest.Failure{envelope(429, 3036, "Account limited: daily free allocation exceeded")}},
 		{name: "HTTP 200 with success false", model: "sdxl-base", wantCalls: 1, advice: rephrase,
-			answers: []workersai.FakeFailure{envelope(200, 5006, "AiError: Bad input: '/num_steps' must be <= 20")}},
+			answers: []workersaitest.Failure{envelope(200, 5006, "AiError: Bad input: '/num_steps' must be <= 20")}},
 
 		// Transient faults: retried with backoff until the provider recovers.
 		{name: "3040 out of capacity", model: "flux-schnell", wantCalls: 2,
-			answers: []workersai.FakeFailure{envelope(429, 3040, "Capacity temporarily exceeded, please try again.")}},
+			answers: []workersaitest.Failure{envelope(429, 3040, "Capacity temporarily exceeded, please try again.")}},
 		{name: "3007 inference timed out", model: "sdxl-lightning", wantCalls: 2,
-			answers: []workersai.FakeFailure{envelope(408, 3007, "Inference timed out")}},
+			answers: []workersaitest.Failure{envelope(408, 3007, "Inference timed out")}},
 		{name: "500 internal error", model: "sdxl-base", wantCalls: 2,
-			answers: []workersai.FakeFailure{envelope(500, 0, "Internal server error")}},
+			answers: []workersaitest.Failure{envelope(500, 0, "Internal server error")}},
 		{name: "502 gateway page", model: "flux-schnell", wantCalls: 2,
-			answers: []workersai.FakeFailure{{Status: 502, ContentType: "text/html", Body: []byte("<html><body>502 Bad Gateway</body></html>")}}},
+			answers: []workersaitest.Failure{{Status: 502, ContentType: "text/html", Body: []byte("<html><body>502 Bad Gateway</body></html>")}}},
 		{name: "503 twice", model: "sdxl-lightning", wantCalls: 3,
-			answers: []workersai.FakeFailure{envelope(503, 0, "Service unavailable"), envelope(503, 0, "Service unavailable")}},
+			answers: []workersaitest.Failure{envelope(503, 0, "Service unavailable"), envelope(503, 0, "Service unavailable")}},
 		{name: "HTTP 200 with success false and capacity code", model: "sdxl-base", wantCalls: 2,
-			answers: []workersai.FakeFailure{envelope(200, 3040, "Capacity temporarily exceeded")}},
+			answers: []workersaitest.Failure{envelope(200, 3040, "Capacity temporarily exceeded")}},
 		{name: "wrong content type", model: "sdxl-lightning", wantCalls: 2,
-			answers: []workersai.FakeFailure{{Status: 200, ContentType: "text/plain", Body: []byte("upstream maintenance")}}},
+			answers: []workersaitest.Failure{{Status: 200, ContentType: "text/plain", Body: []byte("upstream maintenance")}}},
 		{name: "truncated PNG", model: "sdxl-lightning", wantCalls: 2,
-			answers: []workersai.FakeFailure{{Status: 200, ContentType: "image/png", Body: png[:len(png)/2]}}},
+			answers: []workersaitest.Failure{{Status: 200, ContentType: "image/png", Body: png[:len(png)/2]}}},
 		{name: "truncated JPEG in the JSON envelope", model: "flux-schnell", wantCalls: 2,
-			answers: []workersai.FakeFailure{{Status: 200, ContentType: "application/json", Body: halfJPEGEnvelope}}},
+			answers: []workersaitest.Failure{{Status: 200, ContentType: "application/json", Body: halfJPEGEnvelope}}},
 		{name: "connection reset", model: "sdxl-base", wantCalls: 2,
-			answers: []workersai.FakeFailure{{Status: 0}}},
+			answers: []workersaitest.Failure{{Status: 0}}},
 		{name: "slow-loris answer past the timeout", model: "sdxl-lightning", wantCalls: 2,
-			answers: []workersai.FakeFailure{{Status: 200, ContentType: "image/png", Body: png, Stall: time.Hour}}},
+			answers: []workersaitest.Failure{{Status: 200, ContentType: "image/png", Body: png, Stall: time.Hour}}},
 	}
 }
 
@@ -102,14 +102,14 @@ func providerCases(fake *workersai.FakeServer) []providerCase {
 // the workflow unit tests cover exhaustion.
 func TestProviderErrorMatrixThroughTheStack(t *testing.T) {
 	t.Parallel()
-	fake := workersai.NewFakeServer()
+	fake := workersaitest.NewServer()
 	t.Cleanup(fake.Close)
 	cases := providerCases(fake)
 	byPrompt := map[string]providerCase{}
 	for _, tc := range cases {
 		byPrompt[prompt(tc)] = tc
 	}
-	fake.SetPromptFailFunc(func(model, prompt string, call int) *workersai.FakeFailure {
+	fake.SetPromptFailFunc(func(model, prompt string, call int) *workersaitest.Failure {
 		tc, ok := byPrompt[prompt]
 		if !ok || call > len(tc.answers) {
 			return nil

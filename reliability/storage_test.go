@@ -13,7 +13,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/imagegen/imagegen/app"
-	"github.com/imagegen/imagegen/workersai"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
 const bucket = "images"
@@ -85,7 +85,7 @@ func TestStorageOutageRetriesTheUploadNotTheProvider(t *testing.T) {
 	}}
 	s3srv := httptest.NewServer(flaky)
 	t.Cleanup(s3srv.Close)
-	fake := workersai.NewFakeServer()
+	fake := workersaitest.NewServer()
 	t.Cleanup(fake.Close)
 
 	cfg := devConfig(t.TempDir(), fake)

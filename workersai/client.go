@@ -9,7 +9,6 @@ package workersai
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -122,18 +121,14 @@ func (c *Client) Generate(ctx context.Context, req imagegen.Request) (imagegen.I
 		return imagegen.Image{}, &imagegen.Error{Kind: imagegen.KindUnknownModel,
 			Message: fmt.Sprintf("unknown model %q: use one of %s", req.Model, strings.Join(imagegen.ModelNames(), ", "))}
 	}
-	shape, ok := shapeFor(m.ProviderModel)
+	wire, ok := WireFor(m.ProviderModel)
 	if m.Provider != "workersai" || !ok {
 		return imagegen.Image{}, &imagegen.Error{Kind: imagegen.KindUnknownModel,
 			Message: fmt.Sprintf("model %s (%s) is not served by the Workers AI client", m.Name, m.ProviderModel)}
 	}
-	body, err := requestBody(m, shape, req)
+	contentType, payload, err := wire.encode(m, req)
 	if err != nil {
 		return imagegen.Image{}, err
-	}
-	payload, err := json.Marshal(body)
-	if err != nil {
-		return imagegen.Image{}, &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: "request does not encode as JSON", Err: err}
 	}
 
 	if _, has := ctx.Deadline(); !has && m.Timeout > 0 {
@@ -142,7 +137,7 @@ func (c *Client) Generate(ctx context.Context, req imagegen.Request) (imagegen.I
 		defer cancel()
 	}
 
-	img, err := c.post(ctx, m, payload)
+	img, err := c.post(ctx, m, contentType, payload)
 	if err != nil {
 		return imagegen.Image{}, c.finish(m, err)
 	}
@@ -150,13 +145,13 @@ func (c *Client) Generate(ctx context.Context, req imagegen.Request) (imagegen.I
 }
 
 // post sends the request and decodes the answer.
-func (c *Client) post(ctx context.Context, m imagegen.Model, payload []byte) (imagegen.Image, error) {
+func (c *Client) post(ctx context.Context, m imagegen.Model, contentType string, payload []byte) (imagegen.Image, error) {
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+m.ProviderModel, bytes.NewReader(payload))
 	if err != nil {
 		return imagegen.Image{}, &imagegen.Error{Kind: imagegen.KindMisconfigured, Message: "cannot build the request URL", Err: err}
 	}
 	hreq.Header.Set("Authorization", "Bearer "+c.token)
-	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Content-Type", contentType)
 	hreq.Header.Set("User-Agent", "imagegen-workersai")
 
 	resp, err := c.http.Do(hreq)
@@ -173,13 +168,13 @@ func (c *Client) post(ctx context.Context, m imagegen.Model, payload []byte) (im
 		return imagegen.Image{}, &imagegen.Error{Kind: imagegen.KindBadResponse, Status: resp.StatusCode,
 			Message: fmt.Sprintf("Workers AI returned an unusable answer: larger than the %d-byte limit", c.maxBody)}
 	}
-	contentType := resp.Header.Get("Content-Type")
-	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(contentType)), "image/") {
+	answerType := resp.Header.Get("Content-Type")
+	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(answerType)), "image/") {
 		// Remote text ends up in error messages: scrub the token before the
 		// decoder clips it, so that no fragment of it can survive.
 		data = bytes.ReplaceAll(data, []byte(c.token), []byte("[redacted]"))
 	}
-	return decodeResponse(resp.StatusCode, contentType, data)
+	return decodeResponse(resp.StatusCode, answerType, data)
 }
 
 // finish names the model in the message and removes the token from any text

@@ -86,30 +86,3 @@ func TestGenerateRefusesParametersLucidOriginLacksWithoutCallingTheAPI(t *testin
 	_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "leonardo-lucid-origin", NegativePrompt: "blur"})
 	requireKind(t, err, imagegen.KindInvalidInput)
 }
-
-func TestFakeServerAppliesTheLeonardoSchemas(t *testing.T) {
-	f, _ := newFake(t)
-	tests := []struct {
-		name, model, body string
-		wantStatus        int
-	}{
-		{"phoenix guidance at its minimum", "@cf/leonardo/phoenix-1.0", `{"prompt":"x","guidance":2}`, http.StatusOK},
-		{"phoenix guidance under its minimum", "@cf/leonardo/phoenix-1.0", `{"prompt":"x","guidance":1}`, http.StatusBadRequest},
-		{"phoenix 50 steps", "@cf/leonardo/phoenix-1.0", `{"prompt":"x","num_steps":50}`, http.StatusOK},
-		{"phoenix 51 steps", "@cf/leonardo/phoenix-1.0", `{"prompt":"x","num_steps":51}`, http.StatusBadRequest},
-		{"lucid origin 2500 wide", "@cf/leonardo/lucid-origin", `{"prompt":"x","width":2500}`, http.StatusOK},
-		{"lucid origin 2501 wide", "@cf/leonardo/lucid-origin", `{"prompt":"x","width":2501}`, http.StatusBadRequest},
-		{"lucid origin guidance over 10", "@cf/leonardo/lucid-origin", `{"prompt":"x","guidance":10.5}`, http.StatusBadRequest},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			status, _, env := postRaw(t, f, f.APIToken, tt.model, tt.body)
-			if status != tt.wantStatus {
-				t.Fatalf("status = %d, want %d (errors %+v)", status, tt.wantStatus, env.Errors)
-			}
-			if status == http.StatusBadRequest && (len(env.Errors) == 0 || env.Errors[0].Code != 5006) {
-				t.Errorf("errors = %+v, want code 5006", env.Errors)
-			}
-		})
-	}
-}

@@ -1,4 +1,9 @@
-package workersai
+// Package workersaitest provides an in-process stand-in for the Cloudflare
+// Workers AI REST API, in the style of net/http/httptest: NewServer starts it
+// on a loopback port, Close stops it. Tests in any package (and the
+// benchmark command) use it when they need "the provider" without the
+// network or a bill.
+package workersaitest
 
 import (
 	"bytes"
@@ -20,10 +25,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/workersai"
 )
 
-// FakeServer is an in-process stand-in for the Workers AI REST API, for tests
-// in any package that need "the provider" without the network. It speaks the
+// Server is an in-process stand-in for the Workers AI REST API. It speaks the
 // documented wire format: FLUX and Lucid Origin answer with a JSON envelope
 // holding a base64 JPEG, the SDXL models with raw PNG bytes, Phoenix with raw
 // JPEG bytes, and failures with the error envelope
@@ -31,8 +36,12 @@ import (
 // the account, the token and each model's input schema as the real API does
 // (FLUX refuses unknown fields with 5006), so a client bug shows up here too.
 //
-// Point a Client at it with New(fake.Config()).
-type FakeServer struct {
+// Each model's schema is its wire mapping (workersai.WireFor: property
+// names, strictness, answer format) with the limits of its row in the models
+// table (steps, sides, guidance).
+//
+// Point a client at it with workersai.New(srv.Config()).
+type Server struct {
 	// URL is the base URL to use as Config.BaseURL.
 	URL string
 	// AccountID and APIToken are what the fake accepts.
@@ -46,20 +55,20 @@ type FakeServer struct {
 
 	mu       sync.Mutex
 	delay    time.Duration
-	queue    []FakeFailure
-	failFunc func(model string, call int) *FakeFailure
+	queue    []Failure
+	failFunc func(model string, call int) *Failure
 	// promptFail and promptCalls script and count calls per prompt, so that
 	// tests sharing one fake in parallel can tell their jobs apart.
-	promptFail  func(model, prompt string, call int) *FakeFailure
+	promptFail  func(model, prompt string, call int) *Failure
 	promptCalls map[string]int
-	onAnswer    func(req FakeRequest, at time.Time)
+	onAnswer    func(req Request, at time.Time)
 	calls       map[string]int
 	total       int
-	requests    []FakeRequest
+	requests    []Request
 }
 
-// FakeFailure is one scripted failure.
-type FakeFailure struct {
+// Failure is one scripted failure.
+type Failure struct {
 	// Status is the HTTP status. 0 means the fake drops the connection
 	// without answering, like a connection reset.
 	Status int
@@ -78,40 +87,40 @@ type FakeFailure struct {
 	Stall time.Duration
 }
 
-// FakeRequest is one request the fake accepted for a known model.
-type FakeRequest struct {
+// Request is one request the fake accepted for a known model.
+type Request struct {
 	// Model is the public model name (e.g. "flux-schnell").
 	Model string
 	// Body is the decoded JSON body, numbers as json.Number.
 	Body map[string]any
 }
 
-// fakeImageSide is the side of the images the fake returns: small, so that
+// imageSide is the side of the images the fake returns: small, so that
 // tests stay fast, yet real enough to decode.
-const fakeImageSide = 64
+const imageSide = 64
 
-// NewFakeServer starts a fake. Call Close when done (t.Cleanup(f.Close)).
-func NewFakeServer() *FakeServer {
-	f := &FakeServer{
+// NewServer starts a fake. Call Close when done (t.Cleanup(f.Close)).
+func NewServer() *Server {
+	f := &Server{
 		AccountID:   "fake-account",
 		APIToken:    "fake-workers-ai-token-0d6c2f",
 		calls:       map[string]int{},
 		promptCalls: map[string]int{},
 	}
-	f.jpeg, f.png = fakeImages()
+	f.jpeg, f.png = images()
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
 	return f
 }
 
 // Config returns a client configuration that talks to this fake.
-func (f *FakeServer) Config() Config {
-	return Config{AccountID: f.AccountID, APIToken: f.APIToken, BaseURL: f.URL}
+func (f *Server) Config() workersai.Config {
+	return workersai.Config{AccountID: f.AccountID, APIToken: f.APIToken, BaseURL: f.URL}
 }
 
 // Close stops the server, first cutting connections still waiting on a
 // delay. Calling it more than once is harmless.
-func (f *FakeServer) Close() {
+func (f *Server) Close() {
 	f.closeOnce.Do(func() {
 		f.srv.CloseClientConnections()
 		f.srv.Close()
@@ -120,7 +129,7 @@ func (f *FakeServer) Close() {
 
 // SetDelay makes every later call wait d before answering (a generation
 // taking time). The wait ends early if the client goes away.
-func (f *FakeServer) SetDelay(d time.Duration) {
+func (f *Server) SetDelay(d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.delay = d
@@ -130,11 +139,11 @@ func (f *FakeServer) SetDelay(d time.Duration) {
 // status and an error envelope carrying code and message. Status 0 drops the
 // connection instead. Calls are queued: FailNext(1, 429, 3040, ...) followed
 // by FailNext(1, 500, 0, ...) fails the next call with 3040, the one after with 500.
-func (f *FakeServer) FailNext(n int, status int, code int, message string) {
+func (f *Server) FailNext(n int, status int, code int, message string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for range n {
-		f.queue = append(f.queue, FakeFailure{Status: status, Code: code, Message: message})
+		f.queue = append(f.queue, Failure{Status: status, Code: code, Message: message})
 	}
 }
 
@@ -142,7 +151,7 @@ func (f *FakeServer) FailNext(n int, status int, code int, message string) {
 // SetPromptFailFunc's function, if any, let the call through: it gets the
 // public model name and that model's 1-based call number, and returns nil to
 // let the call succeed. nil removes the function.
-func (f *FakeServer) SetFailFunc(fn func(model string, call int) *FakeFailure) {
+func (f *Server) SetFailFunc(fn func(model string, call int) *Failure) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failFunc = fn
@@ -154,7 +163,7 @@ func (f *FakeServer) SetFailFunc(fn func(model string, call int) *FakeFailure) {
 // the rest of the system takes to notice. It runs on the request's goroutine
 // after the response is out, so a slow fn delays nothing the client sees; it
 // may be called concurrently. nil removes the function.
-func (f *FakeServer) SetOnAnswer(fn func(req FakeRequest, at time.Time)) {
+func (f *Server) SetOnAnswer(fn func(req Request, at time.Time)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.onAnswer = fn
@@ -165,7 +174,7 @@ func (f *FakeServer) SetOnAnswer(fn func(req FakeRequest, at time.Time)) {
 // and that prompt's 1-based call number, and returns nil to let the call go on
 // to SetFailFunc's function. It runs after the FailNext queue is empty. nil
 // removes the function.
-func (f *FakeServer) SetPromptFailFunc(fn func(model, prompt string, call int) *FakeFailure) {
+func (f *Server) SetPromptFailFunc(fn func(model, prompt string, call int) *Failure) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.promptFail = fn
@@ -173,7 +182,7 @@ func (f *FakeServer) SetPromptFailFunc(fn func(model, prompt string, call int) *
 
 // CallsForPrompt returns how many calls arrived whose JSON body had exactly
 // this prompt, scripted and schema failures included.
-func (f *FakeServer) CallsForPrompt(prompt string) int {
+func (f *Server) CallsForPrompt(prompt string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.promptCalls[prompt]
@@ -182,21 +191,21 @@ func (f *FakeServer) CallsForPrompt(prompt string) int {
 // Image returns the image bytes a successful answer for model carries
 // (decoded from base64 for the JSON models), to compare with what was
 // stored; nil for a model the fake does not serve.
-func (f *FakeServer) Image(model string) []byte {
+func (f *Server) Image(model string) []byte {
 	m, ok := imagegen.LookupModel(model)
 	if !ok {
 		return nil
 	}
-	shape, ok := shapeFor(m.ProviderModel)
+	wire, ok := workersai.WireFor(m.ProviderModel)
 	if !ok {
 		return nil
 	}
-	return bytes.Clone(f.imageFor(shape))
+	return bytes.Clone(f.imageFor(wire))
 }
 
 // Calls returns how many generation calls arrived with the right account and
 // token, scripted and schema failures included.
-func (f *FakeServer) Calls() int {
+func (f *Server) Calls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.total
@@ -204,7 +213,7 @@ func (f *FakeServer) Calls() int {
 
 // CallsFor returns how many calls arrived for one model, by public name
 // (e.g. "sdxl-base") or provider id.
-func (f *FakeServer) CallsFor(model string) int {
+func (f *Server) CallsFor(model string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if m, ok := imagegen.LookupModel(model); ok {
@@ -214,24 +223,24 @@ func (f *FakeServer) CallsFor(model string) int {
 }
 
 // Requests returns the bodies of the calls that passed the schema check, in arrival order.
-func (f *FakeServer) Requests() []FakeRequest {
+func (f *Server) Requests() []Request {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.requests)
 }
 
-func (f *FakeServer) serve(w http.ResponseWriter, r *http.Request) {
+func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	prefix := "/accounts/" + f.AccountID + "/ai/run/"
 	providerModel, ok := strings.CutPrefix(r.URL.Path, prefix)
 	switch {
 	case r.Method != http.MethodPost:
-		writeFakeError(w, http.StatusMethodNotAllowed, 10000, "Method not allowed")
+		writeError(w, http.StatusMethodNotAllowed, 10000, "Method not allowed")
 		return
 	case r.Header.Get("Authorization") != "Bearer "+f.APIToken:
-		writeFakeError(w, http.StatusUnauthorized, 10000, "Authentication error")
+		writeError(w, http.StatusUnauthorized, 10000, "Authentication error")
 		return
 	case !ok:
-		writeFakeError(w, http.StatusForbidden, 10000, "Authentication error")
+		writeError(w, http.StatusForbidden, 10000, "Authentication error")
 		return
 	}
 
@@ -239,7 +248,7 @@ func (f *FakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	// up (and cancels r.Context()) once the request body has been consumed.
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
-		writeFakeError(w, http.StatusRequestEntityTooLarge, 5006, "AiError: Bad input: the request body could not be read")
+		writeError(w, http.StatusRequestEntityTooLarge, 5006, "AiError: Bad input: the request body could not be read")
 		return
 	}
 
@@ -257,7 +266,7 @@ func (f *FakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	f.promptCalls[probe.Prompt]++
 	promptCall := f.promptCalls[probe.Prompt]
 	delay := f.delay
-	var fail *FakeFailure
+	var fail *Failure
 	if len(f.queue) > 0 {
 		fail = &f.queue[0]
 		f.queue = f.queue[1:]
@@ -284,31 +293,31 @@ func (f *FakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	shape, ok := shapeFor(providerModel)
-	if !ok || publicName(providerModel) == providerModel {
-		writeFakeError(w, http.StatusBadRequest, 5007, "No such model "+providerModel+" or task")
+	m, wire, ok := served(providerModel)
+	if !ok {
+		writeError(w, http.StatusBadRequest, 5007, "No such model "+providerModel+" or task")
 		return
 	}
-	body, problem := checkFakeBody(raw, shape)
+	body, problem := checkBody(raw, m, wire)
 	if problem != "" {
-		writeFakeError(w, http.StatusBadRequest, 5006, "AiError: Bad input: "+problem)
+		writeError(w, http.StatusBadRequest, 5006, "AiError: Bad input: "+problem)
 		return
 	}
-	req := FakeRequest{Model: publicName(providerModel), Body: body}
+	req := Request{Model: m.Name, Body: body}
 	f.mu.Lock()
 	f.requests = append(f.requests, req)
 	onAnswer := f.onAnswer
 	f.mu.Unlock()
 
-	if shape.JSONImage {
+	if wire.JSONAnswer {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{
-			"result":  map[string]string{"image": base64.StdEncoding.EncodeToString(f.imageFor(shape))},
+			"result":  map[string]string{"image": base64.StdEncoding.EncodeToString(f.imageFor(wire))},
 			"success": true, "errors": []any{}, "messages": []any{},
 		})
 	} else {
-		w.Header().Set("Content-Type", shape.MediaType)
-		_, _ = w.Write(f.imageFor(shape))
+		w.Header().Set("Content-Type", wire.MediaType)
+		_, _ = w.Write(f.imageFor(wire))
 	}
 	if onAnswer != nil {
 		// Flush first so that the timestamp is when the client can have the
@@ -320,8 +329,8 @@ func (f *FakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (f *FakeServer) imageFor(shape wireShape) []byte {
-	if shape.MediaType == "image/jpeg" {
+func (f *Server) imageFor(wire workersai.Wire) []byte {
+	if wire.MediaType == "image/jpeg" {
 		return f.jpeg
 	}
 	return f.png
@@ -330,17 +339,31 @@ func (f *FakeServer) imageFor(shape wireShape) []byte {
 // publicName maps a provider model id to its public name, or returns the id
 // unchanged when no model uses it.
 func publicName(providerModel string) string {
-	for _, m := range imagegen.Models() {
-		if m.ProviderModel == providerModel {
-			return m.Name
-		}
+	if m, _, ok := served(providerModel); ok {
+		return m.Name
 	}
 	return providerModel
 }
 
-// checkFakeBody applies the model's input schema as Workers AI does and
-// returns the decoded body, or a message naming the offending property.
-func checkFakeBody(raw []byte, shape wireShape) (map[string]any, string) {
+// served finds the models table row and the wire mapping of a Workers AI
+// model id: the fake serves exactly the models the client does.
+func served(providerModel string) (imagegen.Model, workersai.Wire, bool) {
+	for _, m := range imagegen.Models() {
+		if m.Provider == "workersai" && m.ProviderModel == providerModel {
+			wire, ok := workersai.WireFor(providerModel)
+			return m, wire, ok
+		}
+	}
+	return imagegen.Model{}, workersai.Wire{}, false
+}
+
+// checkBody applies the model's input schema as Workers AI does and returns
+// the decoded body, or a message naming the offending property. The
+// schema's properties are the wire mapping's; their bounds are the model
+// row's (the row is no looser than the schema anywhere: where they differ,
+// as for the Leonardo models' smallest side, the row is stricter, and the
+// client never sends what the row refuses).
+func checkBody(raw []byte, m imagegen.Model, wire workersai.Wire) (map[string]any, string) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var body map[string]any
@@ -364,20 +387,16 @@ func checkFakeBody(raw []byte, shape wireShape) (map[string]any, string) {
 			rules[field] = rl
 		}
 	}
-	add(shape.Steps, rule{"int", 1, float64(shape.MaxSteps)})
-	add(shape.NegativePrompt, rule{kind: "string"})
-	add(shape.Width, rule{"int", float64(shape.MinSide), float64(shape.MaxSide)})
-	add(shape.Height, rule{"int", float64(shape.MinSide), float64(shape.MaxSide)})
-	guidance := rule{"number", shape.MinGuidance, shape.MaxGuidance}
-	if shape.MaxGuidance == 0 {
-		guidance.max = 1e9
-	}
-	add(shape.Guidance, guidance)
-	add(shape.Seed, rule{kind: "int", max: 1 << 62})
+	add(wire.Steps, rule{"int", 1, float64(m.MaxSteps)})
+	add(wire.NegativePrompt, rule{kind: "string"})
+	add(wire.Width, rule{"int", float64(m.MinSide), float64(m.MaxSide)})
+	add(wire.Height, rule{"int", float64(m.MinSide), float64(m.MaxSide)})
+	add(wire.Guidance, rule{"number", m.MinGuidance, m.MaxGuidance})
+	add(wire.Seed, rule{kind: "int", max: 1 << 62})
 	for field, v := range body {
 		rl, known := rules[field]
 		if !known {
-			if shape.Strict {
+			if wire.Strict {
 				return nil, fmt.Sprintf("must NOT have additional properties: '%s'", field)
 			}
 			continue
@@ -404,13 +423,13 @@ func checkFakeBody(raw []byte, shape wireShape) (map[string]any, string) {
 	return body, ""
 }
 
-func writeFakeError(w http.ResponseWriter, status, code int, message string) {
+func writeError(w http.ResponseWriter, status, code int, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(fakeErrorBody(code, message))
+	_, _ = w.Write(errorBody(code, message))
 }
 
-func fakeErrorBody(code int, message string) []byte {
+func errorBody(code int, message string) []byte {
 	errs := []map[string]any{}
 	if code != 0 || message != "" {
 		errs = append(errs, map[string]any{"code": code, "message": message})
@@ -421,14 +440,14 @@ func fakeErrorBody(code int, message string) []byte {
 
 // writeFailure answers with a scripted failure: a dropped connection, an
 // error envelope or a raw answer, possibly stalled halfway.
-func writeFailure(w http.ResponseWriter, r *http.Request, fail *FakeFailure) {
+func writeFailure(w http.ResponseWriter, r *http.Request, fail *Failure) {
 	if fail.Status == 0 {
 		dropConnection(w)
 		return
 	}
 	contentType, body := fail.ContentType, fail.Body
 	if contentType == "" {
-		contentType, body = "application/json", fakeErrorBody(fail.Code, fail.Message)
+		contentType, body = "application/json", errorBody(fail.Code, fail.Message)
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
@@ -465,20 +484,20 @@ func dropConnection(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-// fakeImages draws one small picture and encodes it as JPEG and PNG.
-func fakeImages() (jpegData, pngData []byte) {
-	img := image.NewRGBA(image.Rect(0, 0, fakeImageSide, fakeImageSide))
-	for y := range fakeImageSide {
-		for x := range fakeImageSide {
+// images draws one small picture and encodes it as JPEG and PNG.
+func images() (jpegData, pngData []byte) {
+	img := image.NewRGBA(image.Rect(0, 0, imageSide, imageSide))
+	for y := range imageSide {
+		for x := range imageSide {
 			img.SetRGBA(x, y, color.RGBA{R: uint8(x * 4), G: uint8(y * 4), B: 128, A: 255})
 		}
 	}
 	var j, p bytes.Buffer
 	if err := jpeg.Encode(&j, img, &jpeg.Options{Quality: 80}); err != nil {
-		panic(fmt.Sprintf("workersai fake: encoding JPEG: %v", err)) // cannot fail on an in-memory RGBA
+		panic(fmt.Sprintf("workersaitest: encoding JPEG: %v", err)) // cannot fail on an in-memory RGBA
 	}
 	if err := png.Encode(&p, img); err != nil {
-		panic(fmt.Sprintf("workersai fake: encoding PNG: %v", err))
+		panic(fmt.Sprintf("workersaitest: encoding PNG: %v", err))
 	}
 	return j.Bytes(), p.Bytes()
 }

@@ -1,4 +1,4 @@
-package openai
+package openaitest
 
 import (
 	"bytes"
@@ -9,24 +9,25 @@ import (
 	"testing"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/openai"
 )
 
-func newFake(t *testing.T, configure ...func(*Config)) (*FakeServer, *Client) {
+func newFake(t *testing.T, configure ...func(*openai.Config)) (*Server, *openai.Client) {
 	t.Helper()
-	f := NewFakeServer()
+	f := NewServer()
 	t.Cleanup(f.Close)
 	cfg := f.Config()
 	for _, fn := range configure {
 		fn(&cfg)
 	}
-	c, err := New(cfg)
+	c, err := openai.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return f, c
 }
 
-func TestFakeServerServesTheClientLikeTheRealAPI(t *testing.T) {
+func TestServerServesTheClientLikeTheRealAPI(t *testing.T) {
 	f, c := newFake(t)
 	img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "a boat", Model: "openai-image", Width: 1024, Height: 1024})
 	if err != nil {
@@ -41,8 +42,8 @@ func TestFakeServerServesTheClientLikeTheRealAPI(t *testing.T) {
 	}
 }
 
-func TestFakeServerRefusesWhatTheRealAPIRefuses(t *testing.T) {
-	f := NewFakeServer()
+func TestServerRefusesWhatTheRealAPIRefuses(t *testing.T) {
+	f := NewServer()
 	t.Cleanup(f.Close)
 	f.AddModel("dall-e-like")
 	tests := []struct {
@@ -83,46 +84,31 @@ func TestFakeServerRefusesWhatTheRealAPIRefuses(t *testing.T) {
 	}
 }
 
-func TestFakeServerScriptedFailuresReachTheClientClassified(t *testing.T) {
+func TestServerScriptedFailuresReachTheClientClassified(t *testing.T) {
 	f, c := newFake(t)
 	f.FailNext(http.StatusTooManyRequests, "insufficient_quota", "insufficient_quota", "You exceeded your current quota.")
 	f.FailNext(http.StatusTooManyRequests, "requests", "rate_limit_exceeded", "Rate limit reached.")
 	for _, want := range []imagegen.ErrorKind{imagegen.KindQuotaExceeded, imagegen.KindCapacity} {
 		_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"})
-		requireKind(t, err, want)
+		requireKind(t, f, err, want)
 	}
 	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"}); err != nil {
 		t.Errorf("after the scripted failures: %v", err)
 	}
 
-	_, unknown := newFake(t, func(cfg *Config) { cfg.Model = "gpt-image-9" })
+	f2, unknown := newFake(t, func(cfg *openai.Config) { cfg.Model = "gpt-image-9" })
 	_, err := unknown.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"})
-	requireKind(t, err, imagegen.KindUnknownModel)
+	requireKind(t, f2, err, imagegen.KindUnknownModel)
 }
 
-// FuzzDecodeAnswer checks that no answer, however malformed, panics the
-// decoder, and that every failure is classified.
-func FuzzDecodeAnswer(f *testing.F) {
-	f.Add(200, "application/json", b64Answer(encodePNG(f, 8, 8)))
-	f.Add(200, "application/json", []byte(`{"data":[{"url":"http://127.0.0.1/x.png"}]}`))
-	f.Add(200, "application/json", []byte(`{"error":"just a string"}`))
-	f.Add(400, "application/json", []byte(`{"error":{"message":"m","type":"t","code":42}}`))
-	f.Add(429, "application/json", []byte(`{"error":{"message":"m","type":"insufficient_quota","code":null}}`))
-	f.Add(502, "text/plain", []byte("bad gateway"))
-	f.Add(200, "", []byte("\x00\xff"))
-	f.Fuzz(func(t *testing.T, status int, contentType string, body []byte) {
-		ans, err := decodeAnswer(status, contentType, body)
-		if err != nil {
-			if imagegen.KindOf(err) == "" {
-				t.Fatalf("error %v is not an *imagegen.Error", err)
-			}
-			return
-		}
-		if status < 200 || status > 299 {
-			t.Fatalf("status %d decoded as a success", status)
-		}
-		if (len(ans.data) == 0) == (ans.url == "") {
-			t.Fatalf("success with %d bytes and url %q: want exactly one", len(ans.data), ans.url)
-		}
-	})
+// requireKind asserts that err is classified as want and does not carry the
+// fake's key.
+func requireKind(t *testing.T, f *Server, err error, want imagegen.ErrorKind) {
+	t.Helper()
+	if got := imagegen.KindOf(err); got != want {
+		t.Fatalf("kind %q (err %v), want %s", got, err, want)
+	}
+	if strings.Contains(err.Error(), f.APIKey) {
+		t.Fatalf("error text leaks the API key: %q", err)
+	}
 }

@@ -1,4 +1,8 @@
-package openai
+// Package openaitest provides an in-process stand-in for an
+// OpenAI-compatible images API, in the style of net/http/httptest: NewServer
+// starts it on a loopback port, Close stops it. Tests in any package use it
+// when they need the openai provider without the network or a bill.
+package openaitest
 
 import (
 	"bytes"
@@ -15,17 +19,18 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/imagegen/imagegen/openai"
 )
 
-// FakeServer is an in-process stand-in for an OpenAI-compatible images API,
-// for tests in any package that need the openai provider without the
-// network. Like OpenAI it checks the bearer key, refuses unknown body fields
+// Server is an in-process stand-in for an OpenAI-compatible images API.
+// Like OpenAI it checks the bearer key, refuses unknown body fields
 // (and response_format for GPT image models) with 400 unknown_parameter,
 // answers 404 model_not_found for models it does not know, and answers
 // {"created":...,"data":[{"b64_json":"<PNG>"}]}.
 //
-// Point a Client at it with New(fake.Config()).
-type FakeServer struct {
+// Point a client at it with openai.New(srv.Config()).
+type Server struct {
 	// URL is the API root to use as Config.BaseURL (it ends in /v1).
 	URL string
 	// APIKey is the key the fake accepts.
@@ -37,42 +42,42 @@ type FakeServer struct {
 
 	mu       sync.Mutex
 	models   []string
-	queue    []FakeAnswer
+	queue    []Answer
 	calls    int
-	requests []FakeRequest
+	requests []Request
 }
 
-// FakeAnswer is one scripted answer: Status with this Content-Type and Body
+// Answer is one scripted answer: Status with this Content-Type and Body
 // verbatim.
-type FakeAnswer struct {
+type Answer struct {
 	Status      int
 	ContentType string
 	Body        []byte
 }
 
-// FakeRequest is one request the fake accepted.
-type FakeRequest struct {
+// Request is one request the fake accepted.
+type Request struct {
 	// Body is the decoded JSON body, numbers as json.Number.
 	Body map[string]any
 }
 
-// NewFakeServer starts a fake that knows the model gpt-image-2. Call Close
+// NewServer starts a fake that knows the model gpt-image-2. Call Close
 // when done (t.Cleanup(f.Close)).
-func NewFakeServer() *FakeServer {
-	f := &FakeServer{APIKey: "sk-fake-openai-key-7f3a9c", models: []string{"gpt-image-2"}}
-	f.png = fakePNG()
+func NewServer() *Server {
+	f := &Server{APIKey: "sk-fake-openai-key-7f3a9c", models: []string{"gpt-image-2"}}
+	f.png = drawPNG()
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL + "/v1"
 	return f
 }
 
 // Config returns a client configuration that talks to this fake.
-func (f *FakeServer) Config() Config {
-	return Config{APIKey: f.APIKey, BaseURL: f.URL}
+func (f *Server) Config() openai.Config {
+	return openai.Config{APIKey: f.APIKey, BaseURL: f.URL}
 }
 
 // Close stops the server. Calling it more than once is harmless.
-func (f *FakeServer) Close() {
+func (f *Server) Close() {
 	f.closeOnce.Do(func() {
 		f.srv.CloseClientConnections()
 		f.srv.Close()
@@ -80,7 +85,7 @@ func (f *FakeServer) Close() {
 }
 
 // AddModel makes the fake know another model id.
-func (f *FakeServer) AddModel(id string) {
+func (f *Server) AddModel(id string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.models = append(f.models, id)
@@ -88,51 +93,51 @@ func (f *FakeServer) AddModel(id string) {
 
 // ReplyNext queues a scripted answer for the next call, before any checks
 // but the key's.
-func (f *FakeServer) ReplyNext(a FakeAnswer) {
+func (f *Server) ReplyNext(a Answer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.queue = append(f.queue, a)
 }
 
 // FailNext queues an error envelope for the next call.
-func (f *FakeServer) FailNext(status int, errType, code, message string) {
-	f.ReplyNext(FakeAnswer{Status: status, ContentType: "application/json", Body: fakeError(errType, code, message)})
+func (f *Server) FailNext(status int, errType, code, message string) {
+	f.ReplyNext(Answer{Status: status, ContentType: "application/json", Body: errorBody(errType, code, message)})
 }
 
 // Image returns the PNG a successful answer carries.
-func (f *FakeServer) Image() []byte { return bytes.Clone(f.png) }
+func (f *Server) Image() []byte { return bytes.Clone(f.png) }
 
 // Calls returns how many generation calls arrived with the right key.
-func (f *FakeServer) Calls() int {
+func (f *Server) Calls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls
 }
 
 // Requests returns the bodies of the calls that passed the checks, in order.
-func (f *FakeServer) Requests() []FakeRequest {
+func (f *Server) Requests() []Request {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.requests)
 }
 
-func (f *FakeServer) serve(w http.ResponseWriter, r *http.Request) {
+func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Header.Get("Authorization") != "Bearer "+f.APIKey:
-		writeFake(w, http.StatusUnauthorized, fakeError("invalid_request_error", "invalid_api_key", "Incorrect API key provided."))
+		write(w, http.StatusUnauthorized, errorBody("invalid_request_error", "invalid_api_key", "Incorrect API key provided."))
 		return
 	case r.Method != http.MethodPost || r.URL.Path != "/v1/images/generations":
-		writeFake(w, http.StatusNotFound, fakeError("invalid_request_error", "", "Invalid URL ("+r.Method+" "+r.URL.Path+")"))
+		write(w, http.StatusNotFound, errorBody("invalid_request_error", "", "Invalid URL ("+r.Method+" "+r.URL.Path+")"))
 		return
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	if err != nil {
-		writeFake(w, http.StatusBadRequest, fakeError("invalid_request_error", "", "the body could not be read"))
+		write(w, http.StatusBadRequest, errorBody("invalid_request_error", "", "the body could not be read"))
 		return
 	}
 	f.mu.Lock()
 	f.calls++
-	var scripted *FakeAnswer
+	var scripted *Answer
 	if len(f.queue) > 0 {
 		scripted = &f.queue[0]
 		f.queue = f.queue[1:]
@@ -146,29 +151,29 @@ func (f *FakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	body, status, problem := checkFakeBody(raw, models)
+	body, status, problem := checkBody(raw, models)
 	if problem != nil {
-		writeFake(w, status, problem)
+		write(w, status, problem)
 		return
 	}
 	f.mu.Lock()
-	f.requests = append(f.requests, FakeRequest{Body: body})
+	f.requests = append(f.requests, Request{Body: body})
 	f.mu.Unlock()
 	out, _ := json.Marshal(map[string]any{
 		"created": 1767225600,
 		"data":    []map[string]string{{"b64_json": base64.StdEncoding.EncodeToString(f.png)}},
 	})
-	writeFake(w, http.StatusOK, out)
+	write(w, http.StatusOK, out)
 }
 
-// checkFakeBody applies the API's rules to a body and returns it decoded, or
+// checkBody applies the API's rules to a body and returns it decoded, or
 // the status and error envelope to answer with.
-func checkFakeBody(raw []byte, models []string) (map[string]any, int, []byte) {
+func checkBody(raw []byte, models []string) (map[string]any, int, []byte) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var body map[string]any
 	if err := dec.Decode(&body); err != nil {
-		return nil, http.StatusBadRequest, fakeError("invalid_request_error", "", "We could not parse the JSON body of your request.")
+		return nil, http.StatusBadRequest, errorBody("invalid_request_error", "", "We could not parse the JSON body of your request.")
 	}
 	model, _ := body["model"].(string)
 	known := map[string]bool{"model": true, "prompt": true, "n": true, "size": true}
@@ -177,31 +182,31 @@ func checkFakeBody(raw []byte, models []string) (map[string]any, int, []byte) {
 	}
 	for field := range body {
 		if !known[field] {
-			return nil, http.StatusBadRequest, fakeError("invalid_request_error", "unknown_parameter", fmt.Sprintf("Unknown parameter: '%s'.", field))
+			return nil, http.StatusBadRequest, errorBody("invalid_request_error", "unknown_parameter", fmt.Sprintf("Unknown parameter: '%s'.", field))
 		}
 	}
 	if prompt, _ := body["prompt"].(string); prompt == "" {
-		return nil, http.StatusBadRequest, fakeError("invalid_request_error", "", "Missing required parameter: 'prompt'.")
+		return nil, http.StatusBadRequest, errorBody("invalid_request_error", "", "Missing required parameter: 'prompt'.")
 	}
 	if !slices.Contains(models, model) {
-		return nil, http.StatusNotFound, fakeError("invalid_request_error", "model_not_found", fmt.Sprintf("The model '%s' does not exist.", model))
+		return nil, http.StatusNotFound, errorBody("invalid_request_error", "model_not_found", fmt.Sprintf("The model '%s' does not exist.", model))
 	}
 	if n, ok := body["n"]; ok && n != json.Number("1") {
-		return nil, http.StatusBadRequest, fakeError("invalid_request_error", "", "n must be 1 here")
+		return nil, http.StatusBadRequest, errorBody("invalid_request_error", "", "n must be 1 here")
 	}
 	if size, ok := body["size"]; ok {
-		if s, _ := size.(string); !validFakeSize(s) {
-			return nil, http.StatusBadRequest, fakeError("invalid_request_error", "", fmt.Sprintf("Invalid size '%v'.", size))
+		if s, _ := size.(string); !validSize(s) {
+			return nil, http.StatusBadRequest, errorBody("invalid_request_error", "", fmt.Sprintf("Invalid size '%v'.", size))
 		}
 	}
 	if rf, ok := body["response_format"]; ok && rf != "b64_json" && rf != "url" {
-		return nil, http.StatusBadRequest, fakeError("invalid_request_error", "", "Invalid response_format.")
+		return nil, http.StatusBadRequest, errorBody("invalid_request_error", "", "Invalid response_format.")
 	}
 	return body, 0, nil
 }
 
-// validFakeSize accepts "WxH" with two positive integers.
-func validFakeSize(s string) bool {
+// validSize accepts "WxH" with two positive integers.
+func validSize(s string) bool {
 	w, h, ok := strings.Cut(s, "x")
 	if !ok {
 		return false
@@ -215,7 +220,10 @@ func validFakeSize(s string) bool {
 	return true
 }
 
-func fakeError(errType, code, message string) []byte {
+// errorBody is the documented error envelope,
+// {"error":{"message":...,"type":...,"param":null,"code":...}}; an empty code
+// is sent as null.
+func errorBody(errType, code, message string) []byte {
 	var c any
 	if code != "" {
 		c = code
@@ -224,14 +232,14 @@ func fakeError(errType, code, message string) []byte {
 	return b
 }
 
-func writeFake(w http.ResponseWriter, status int, body []byte) {
+func write(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
 
-// fakePNG draws one small picture, real enough to decode.
-func fakePNG() []byte {
+// drawPNG draws one small picture, real enough to decode.
+func drawPNG() []byte {
 	const side = 64
 	img := image.NewRGBA(image.Rect(0, 0, side, side))
 	for y := range side {
@@ -241,7 +249,7 @@ func fakePNG() []byte {
 	}
 	var b bytes.Buffer
 	if err := png.Encode(&b, img); err != nil {
-		panic(fmt.Sprintf("openai fake: encoding PNG: %v", err)) // cannot fail on an in-memory RGBA
+		panic(fmt.Sprintf("openaitest: encoding PNG: %v", err)) // cannot fail on an in-memory RGBA
 	}
 	return b.Bytes()
 }
