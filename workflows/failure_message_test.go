@@ -18,8 +18,10 @@ import (
 	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/activities"
 	"github.com/imagegen/imagegen/openai"
+	"github.com/imagegen/imagegen/openai/openaitest"
 	"github.com/imagegen/imagegen/providers"
 	"github.com/imagegen/imagegen/workersai"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 	"github.com/imagegen/imagegen/workflows"
 )
 
@@ -31,8 +33,8 @@ type failureCase struct {
 	model string
 	// workersai answers every Workers AI call; openai is queued for each
 	// OpenAI call (every attempt).
-	workersai *workersai.FakeFailure
-	openai    *openai.FakeAnswer
+	workersai *workersaitest.Failure
+	openai    *openaitest.Answer
 	// store, if set, makes every image upload fail with it.
 	store error
 	// loseStaged wipes the staging area after every Generate.
@@ -47,13 +49,13 @@ type failureCase struct {
 	wantMessage string
 }
 
-func wenv(status, code int, message string) *workersai.FakeFailure {
-	return &workersai.FakeFailure{Status: status, Code: code, Message: message}
+func wenv(status, code int, message string) *workersaitest.Failure {
+	return &workersaitest.Failure{Status: status, Code: code, Message: message}
 }
 
-func oenv(status int, errType, code, message string) *openai.FakeAnswer {
+func oenv(status int, errType, code, message string) *openaitest.Answer {
 	body := fmt.Sprintf(`{"error":{"message":%q,"type":%q,"param":null,"code":%q}}`, message, errType, code)
-	return &openai.FakeAnswer{Status: status, ContentType: "application/json", Body: []byte(body)}
+	return &openaitest.Answer{Status: status, ContentType: "application/json", Body: []byte(body)}
 }
 
 // Advice, as imagegen.ErrorKind.Advice words it, repeated here so that a
@@ -112,23 +114,23 @@ func failureCases() []failureCase {
 			wantKind:    imagegen.KindUpstream,
 			wantMessage: "sdxl-base: Workers AI failed (HTTP 500). Workers AI said: Internal server error. " + adviceRetried},
 		{name: "workersai 502 gateway page, every attempt", model: "flux-schnell",
-			workersai:   &workersai.FakeFailure{Status: 502, ContentType: "text/html", Body: []byte("<html><body>502 Bad Gateway</body></html>")},
+			workersai:   &workersaitest.Failure{Status: 502, ContentType: "text/html", Body: []byte("<html><body>502 Bad Gateway</body></html>")},
 			wantKind:    imagegen.KindUpstream,
 			wantMessage: "flux-schnell: Workers AI failed (HTTP 502). " + adviceRetried},
 		{name: "workersai wrong content type, every attempt", model: "sdxl-lightning",
-			workersai:   &workersai.FakeFailure{Status: 200, ContentType: "text/plain", Body: []byte("upstream maintenance")},
+			workersai:   &workersaitest.Failure{Status: 200, ContentType: "text/plain", Body: []byte("upstream maintenance")},
 			wantKind:    imagegen.KindBadResponse,
 			wantMessage: "sdxl-lightning: Workers AI returned an unusable answer: unexpected content type \"text/plain\" (want application/json or image/*). " + adviceRetried},
 		{name: "workersai connection reset, every attempt", model: "sdxl-base",
-			workersai:   &workersai.FakeFailure{Status: 0},
+			workersai:   &workersaitest.Failure{Status: 0},
 			wantKind:    imagegen.KindUpstream,
 			wantMessage: "sdxl-base: the request failed: EOF. " + adviceRetried},
 		{name: "workersai redirect", model: "flux-schnell",
-			workersai:   &workersai.FakeFailure{Status: 302, ContentType: "text/html", Body: nil},
+			workersai:   &workersaitest.Failure{Status: 302, ContentType: "text/html", Body: nil},
 			wantKind:    imagegen.KindMisconfigured,
 			wantMessage: "flux-schnell: Workers AI answered with a redirect (HTTP 302), so the base URL is wrong. " + adviceMisconf},
 		{name: "provider never answers in time, every attempt", model: "sdxl-lightning",
-			workersai:   &workersai.FakeFailure{Status: 200, ContentType: "image/png", Body: []byte("\x89PNG\r\n\x1a\nstalled"), Stall: time.Hour},
+			workersai:   &workersaitest.Failure{Status: 200, ContentType: "image/png", Body: []byte("\x89PNG\r\n\x1a\nstalled"), Stall: time.Hour},
 			plan:        func(p *workflows.Plan) { p.GenerateTimeout = 300 * time.Millisecond },
 			wantKind:    imagegen.KindTimeout,
 			wantMessage: "the provider did not answer in time. " + adviceRetried},
@@ -163,11 +165,11 @@ func failureCases() []failureCase {
 			wantKind:    imagegen.KindUpstream,
 			wantMessage: "openai-image (gpt-image-2): the images API failed (HTTP 500). The images API said: The server had an error. " + adviceRetried},
 		{name: "openai answer that is not JSON, every attempt", model: "openai-image",
-			openai:      &openai.FakeAnswer{Status: 200, ContentType: "text/html", Body: []byte("<html>login</html>")},
+			openai:      &openaitest.Answer{Status: 200, ContentType: "text/html", Body: []byte("<html>login</html>")},
 			wantKind:    imagegen.KindBadResponse,
 			wantMessage: "openai-image (gpt-image-2): the images API returned an unusable answer: the answer is not JSON (content type \"text/html\", starts with \"<html>login</html>\"). " + adviceRetried},
 		{name: "openai redirect", model: "openai-image",
-			openai:      &openai.FakeAnswer{Status: 302, ContentType: "text/html"},
+			openai:      &openaitest.Answer{Status: 302, ContentType: "text/html"},
 			wantKind:    imagegen.KindMisconfigured,
 			wantMessage: "openai-image (gpt-image-2): the images API answered with a redirect (HTTP 302), so OPENAI_BASE_URL is wrong. " + adviceMisconf},
 
@@ -202,13 +204,13 @@ func TestFailedJobMessageIsExact(t *testing.T) {
 	for _, tc := range failureCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			wfake := workersai.NewFakeServer()
+			wfake := workersaitest.NewServer()
 			t.Cleanup(wfake.Close)
-			ofake := openai.NewFakeServer()
+			ofake := openaitest.NewServer()
 			t.Cleanup(ofake.Close)
 			if tc.workersai != nil {
 				fail := *tc.workersai
-				wfake.SetFailFunc(func(string, int) *workersai.FakeFailure { return &fail })
+				wfake.SetFailFunc(func(string, int) *workersaitest.Failure { return &fail })
 			}
 			if tc.openai != nil {
 				for range 5 { // one per attempt

@@ -23,6 +23,7 @@ import (
 	"github.com/imagegen/imagegen/activities"
 	"github.com/imagegen/imagegen/devserver"
 	"github.com/imagegen/imagegen/workersai"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 	"github.com/imagegen/imagegen/workflows"
 )
 
@@ -56,7 +57,7 @@ func TestRecordHistories(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	fake := workersai.NewFakeServer()
+	fake := workersaitest.NewServer()
 	t.Cleanup(fake.Close)
 	provider, err := workersai.New(fake.Config())
 	if err != nil {
@@ -69,14 +70,14 @@ func TestRecordHistories(t *testing.T) {
 		promptCancel   = "canceled while generating"
 		promptQuota    = "the daily quota is used up"
 	)
-	fake.SetPromptFailFunc(func(model, prompt string, call int) *workersai.FakeFailure {
+	fake.SetPromptFailFunc(func(model, prompt string, call int) *workersaitest.Failure {
 		switch {
 		case prompt == promptOneFails && call == 2:
-			return &workersai.FakeFailure{Status: 400, Code: 5006, Message: "AiError: Bad input: Type mismatch of '/prompt'"}
+			return &workersaitest.Failure{Status: 400, Code: 5006, Message: "AiError: Bad input: Type mismatch of '/prompt'"}
 		case prompt == promptCancel:
-			return &workersai.FakeFailure{Status: 200, ContentType: "image/png", Body: fake.Image("sdxl-lightning"), Stall: time.Hour}
+			return &workersaitest.Failure{Status: 200, ContentType: "image/png", Body: fake.Image("sdxl-lightning"), Stall: time.Hour}
 		case prompt == promptQuota:
-			return &workersai.FakeFailure{Status: 429, Code: 4006, Message: "you have used up your daily free allocation of 10,000 neurons"}
+			return &workersaitest.Failure{Status: 429, Code: 4006, Message: "you have used up your daily free allocation of 10,000 neurons"}
 		}
 		return nil
 	})
