@@ -28,7 +28,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/imagegen/imagegen/deploy"
-	"github.com/imagegen/imagegen/workersai"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
 const (
@@ -580,13 +580,13 @@ type stack struct {
 	temporal  *temporalServer
 	namespace string
 	s3        *fakeS3
-	fake      *workersai.FakeServer
+	fake      *workersaitest.Server
 	extra     map[string]string // added to every process's environment
 }
 
 func newStack(t testing.TB, bins binaries, ts *temporalServer, namespace string) *stack {
 	t.Helper()
-	fake := workersai.NewFakeServer()
+	fake := workersaitest.NewServer()
 	t.Cleanup(fake.Close)
 	return &stack{t: t, bins: bins, temporal: ts, namespace: ts.namespace(t, namespace), s3: startS3(t), fake: fake, extra: map[string]string{}}
 }
