@@ -47,8 +47,8 @@ type Options struct {
 const PageSize = 24
 
 const (
-	// maxRunning and maxFailed bound the lists above the grid: the failed
-	// list costs one extra Temporal call per job (jobs.Client verifies each).
+	// maxRunning and maxFailed bound the lists above the grid (each list is
+	// one or two visibility calls, whatever its length).
 	maxRunning = 20
 	maxFailed  = 5
 	// refreshSeconds is how often the page reloads while jobs are running.

@@ -59,6 +59,7 @@ type Client struct {
 	uiBase    string
 	log       *slog.Logger
 	dc        converter.DataConverter
+	closes    *closeWatcher
 }
 
 // Options configures a Client.
@@ -67,6 +68,9 @@ type Options struct {
 	// UIBaseURL is the Temporal Web UI's base URL ("" = no links).
 	UIBaseURL string
 	Logger    *slog.Logger
+	// CloseWatchEvery is the close watcher's tick (see Watch): 0 means
+	// DefaultCloseWatchEvery, negative turns the watcher off.
+	CloseWatchEvery time.Duration
 }
 
 // New wraps a connected Temporal client.
@@ -77,7 +81,14 @@ func New(c client.Client, opts Options) *Client {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{temporal: c, namespace: opts.Namespace, uiBase: strings.TrimRight(opts.UIBaseURL, "/"), log: opts.Logger, dc: converter.GetDefaultDataConverter()}
+	if opts.CloseWatchEvery == 0 {
+		opts.CloseWatchEvery = DefaultCloseWatchEvery
+	}
+	return &Client{
+		temporal: c, namespace: opts.Namespace, uiBase: strings.TrimRight(opts.UIBaseURL, "/"), log: opts.Logger,
+		dc:     converter.GetDefaultDataConverter(),
+		closes: &closeWatcher{list: c.ListWorkflow, namespace: opts.Namespace, every: opts.CloseWatchEvery, log: opts.Logger},
+	}
 }
 
 // jobIDPattern accepts the UUIDs this service makes. Anything else is refused
@@ -218,36 +229,6 @@ func (c *Client) Get(ctx context.Context, id string) (Job, error) {
 	return c.fromInfo(resp.GetWorkflowExecutionInfo()), nil
 }
 
-// Wait blocks until the job finishes or timeout passes, whichever is first,
-// by waiting on the workflow result: it returns as soon as the workflow
-// closes. done is false when the timeout passed first.
-func (c *Client) Wait(ctx context.Context, id string, timeout time.Duration) (job Job, done bool, err error) {
-	if err := ValidateID(id); err != nil {
-		return Job{}, false, err
-	}
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	werr := c.temporal.GetWorkflow(wctx, id, "").Get(wctx, nil)
-	if werr != nil && isTimeout(werr) {
-		if ctx.Err() != nil {
-			return Job{}, false, ctx.Err()
-		}
-		job, err := c.Get(ctx, id)
-		return job, job.Status.Terminal(), err
-	}
-	var nf *serviceerror.NotFound
-	if errors.As(werr, &nf) {
-		return Job{}, false, ErrNotFound
-	}
-	// Finished (completed, failed or canceled): read the recorded state. Use
-	// the caller's context, the wait budget may be spent.
-	job, err = c.Get(ctx, id)
-	if err != nil {
-		return Job{}, false, err
-	}
-	return job, job.Status.Terminal(), nil
-}
-
 // isTimeout: Get with a deadline fails with serviceerror.DeadlineExceeded, not
 // context.DeadlineExceeded; accept both.
 func isTimeout(err error) bool {
@@ -283,7 +264,9 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]Job, error) {
 	want := opts.Offset + opts.Limit
 	// A retried job keeps its failed run in visibility beside the new one:
 	// count each job once (the newest run comes first), and for failed or
-	// canceled lists make sure the listed run is still the job's current one.
+	// canceled lists keep a listed run only while it is still the job's
+	// current one. That check is one more visibility call per page, never a
+	// call per job.
 	verify := opts.Status == workflows.StatusFailed || opts.Status == workflows.StatusCanceled
 	var (
 		jobs  []Job
@@ -300,22 +283,19 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]Job, error) {
 		if err != nil {
 			return nil, c.wrap("list jobs", err)
 		}
-		for _, info := range resp.GetExecutions() {
-			id := info.GetExecution().GetWorkflowId()
-			if seen[id] || len(seen) >= want {
-				continue
+		rows := firstRunOfEach(resp.GetExecutions(), seen)
+		if verify {
+			if rows, err = c.currentRuns(ctx, rows); err != nil {
+				return nil, err
 			}
-			job := c.fromInfo(info)
-			if verify {
-				cur, err := c.Get(ctx, id)
-				if err != nil || cur.Status != opts.Status {
-					continue
-				}
-				job = cur
+		}
+		for _, info := range rows {
+			if len(seen) >= want {
+				break
 			}
-			seen[id] = true
+			seen[info.GetExecution().GetWorkflowId()] = true
 			if len(seen) > opts.Offset {
-				jobs = append(jobs, job)
+				jobs = append(jobs, c.fromInfo(info))
 			}
 		}
 		token = resp.GetNextPageToken()
@@ -323,6 +303,77 @@ func (c *Client) List(ctx context.Context, opts ListOptions) ([]Job, error) {
 			return jobs, nil
 		}
 	}
+}
+
+// firstRunOfEach keeps the first row of each job not already seen (runs come
+// newest first).
+func firstRunOfEach(rows []*workflowpb.WorkflowExecutionInfo, seen map[string]bool) []*workflowpb.WorkflowExecutionInfo {
+	out := make([]*workflowpb.WorkflowExecutionInfo, 0, len(rows))
+	page := map[string]bool{}
+	for _, info := range rows {
+		id := info.GetExecution().GetWorkflowId()
+		if seen[id] || page[id] {
+			continue
+		}
+		page[id] = true
+		out = append(out, info)
+	}
+	return out
+}
+
+// currentRuns keeps the rows that are their job's current run, with one
+// visibility query for all of them: a job's current run is its running one,
+// else the one that closed last (a retry resets a closed run into a new one,
+// which closes later). Rows whose id is not a job id are dropped.
+func (c *Client) currentRuns(ctx context.Context, rows []*workflowpb.WorkflowExecutionInfo) ([]*workflowpb.WorkflowExecutionInfo, error) {
+	var quoted []string
+	for _, info := range rows {
+		if id := info.GetExecution().GetWorkflowId(); ValidateID(id) == nil {
+			quoted = append(quoted, "'"+id+"'")
+		}
+	}
+	if len(quoted) == 0 {
+		return nil, nil
+	}
+	query := fmt.Sprintf("WorkflowType = '%s' AND WorkflowId IN (%s)", workflows.WorkflowName, strings.Join(quoted, ", "))
+	current := map[string]*workflowpb.WorkflowExecutionInfo{}
+	var token []byte
+	for {
+		resp, err := c.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: c.namespace, PageSize: int32(min(2*len(quoted)+10, 1000)), NextPageToken: token, Query: query,
+		})
+		if err != nil {
+			return nil, c.wrap("list runs of jobs", err)
+		}
+		for _, info := range resp.GetExecutions() {
+			id := info.GetExecution().GetWorkflowId()
+			if cur := current[id]; cur == nil || newerRun(info, cur) {
+				current[id] = info
+			}
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 {
+			break
+		}
+	}
+	out := rows[:0:0]
+	for _, info := range rows {
+		if cur := current[info.GetExecution().GetWorkflowId()]; cur != nil && cur.GetExecution().GetRunId() == info.GetExecution().GetRunId() {
+			out = append(out, info)
+		}
+	}
+	return out, nil
+}
+
+// newerRun reports whether run a of a job supersedes run b.
+func newerRun(a, b *workflowpb.WorkflowExecutionInfo) bool {
+	running := func(i *workflowpb.WorkflowExecutionInfo) bool {
+		return i.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+	}
+	if running(a) != running(b) {
+		return running(a)
+	}
+	return a.GetCloseTime().AsTime().After(b.GetCloseTime().AsTime())
 }
 
 // listQuery builds the visibility query. Running jobs are told apart by the

@@ -126,15 +126,19 @@ func (c *Client) RetryFailed(ctx context.Context, opts RetryFailedOptions) ([]Jo
 		if err != nil {
 			return out, c.wrap("list failed jobs", err)
 		}
-		for _, info := range resp.GetExecutions() {
+		// A failed run may have been retried since: keep the current ones.
+		rows, err := c.currentRuns(ctx, firstRunOfEach(resp.GetExecutions(), seen))
+		if err != nil {
+			return out, err
+		}
+		for _, info := range rows {
 			id := info.GetExecution().GetWorkflowId()
-			if seen[id] || len(out) >= opts.Limit {
-				continue
+			if len(out) >= opts.Limit {
+				break
 			}
 			seen[id] = true
-			// A failed run may have been retried since: ask for the current one.
-			cur, err := c.Get(ctx, id)
-			if err != nil || cur.Status != workflows.StatusFailed {
+			cur := c.fromInfo(info)
+			if cur.Status != workflows.StatusFailed {
 				continue
 			}
 			if !opts.DryRun {

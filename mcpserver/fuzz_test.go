@@ -56,7 +56,11 @@ func (r *recordingJobs) Retry(_ context.Context, id, _ string) (jobs.Job, error)
 	return r.id(id), nil
 }
 
-func (r *recordingJobs) Wait(_ context.Context, id string, timeout time.Duration) (jobs.Job, bool, error) {
+func (r *recordingJobs) Wait(ctx context.Context, id string, timeout time.Duration) (jobs.Job, bool, error) {
+	return r.Watch(ctx, id, timeout, nil)
+}
+
+func (r *recordingJobs) Watch(_ context.Context, id string, timeout time.Duration, _ func(jobs.Progress)) (jobs.Job, bool, error) {
 	job := r.id(id)
 	r.mu.Lock()
 	defer r.mu.Unlock()

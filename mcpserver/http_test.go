@@ -2,9 +2,11 @@ package mcpserver_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,5 +129,70 @@ func TestForeignBrowserOriginsAreRefused(t *testing.T) {
 		if resp.StatusCode != tc.want {
 			t.Errorf("origin %q: status %d, want %d", tc.origin, resp.StatusCode, tc.want)
 		}
+	}
+}
+
+func TestWaitingToolsRelayEachNewStageInOrder(t *testing.T) {
+	done := jobs.Job{ID: "3f2c9a1e-8b7d-4c6e-9f01-23456789abcd", Status: workflows.StatusCompleted, ImageURL: "http://x/y.png"}
+	generating := jobs.Progress{Status: workflows.StatusProcessing, Stage: "generating"}
+	f := &fakeJobs{job: done, done: true, stages: []jobs.Progress{
+		{Status: workflows.StatusPending}, generating, generating,
+		{Status: workflows.StatusProcessing, Stage: "storing"},
+		generating, // a lost staged image is generated again: not news to the client
+	}}
+	srv := httpServer(t, f, mcpserver.HTTPOptions{})
+	c, err := client.NewStreamableHttpClient(srv.URL + "/mcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	startClient(t, c)
+	var mu sync.Mutex
+	var progress []float64
+	var messages []string
+	c.OnNotification(func(n mcp.JSONRPCNotification) {
+		if n.Method != "notifications/progress" {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		p, _ := n.Params.AdditionalFields["progress"].(float64)
+		m, _ := n.Params.AdditionalFields["message"].(string)
+		progress = append(progress, p)
+		messages = append(messages, m)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	call := func(meta *mcp.Meta) {
+		t.Helper()
+		req := mcp.CallToolRequest{}
+		req.Params.Name = "wait_for_completion"
+		req.Params.Arguments = map[string]any{"job_id": done.ID}
+		req.Params.Meta = meta
+		res, err := c.CallTool(ctx, req)
+		if err != nil || res.IsError {
+			t.Fatalf("wait_for_completion: %v %s", err, text(res))
+		}
+	}
+	call(&mcp.Meta{ProgressToken: "tok-1"})
+	call(nil)
+
+	mu.Lock()
+	defer mu.Unlock()
+	// The final "done" (4) may be dropped by the transport (see
+	// progressReporter.done); the stages before it are sent as they happen.
+	if len(progress) == 4 && progress[3] == 4 {
+		progress, messages = progress[:3], messages[:3]
+	}
+	if fmt.Sprint(progress) != "[1 2 3]" {
+		t.Errorf("progress %v, want [1 2 3] (each stage once, in order)", progress)
+	}
+	for i, stage := range []string{"pending (", "generating (", "storing ("} {
+		if i < len(messages) && !strings.HasPrefix(messages[i], stage) {
+			t.Errorf("message %d = %q, want it to start with %q", i, messages[i], stage)
+		}
+	}
+	// A call without a progress token does not ask the job layer for stages.
+	if fmt.Sprint(f.listened) != "[true false]" {
+		t.Errorf("watch listened %v, want [true false]", f.listened)
 	}
 }

@@ -32,6 +32,10 @@ type fakeJobs struct {
 	job       jobs.Job
 	done      bool
 	err       error
+	// stages are reported to a Watch that listens; listened records, per
+	// wait, whether it did.
+	stages   []jobs.Progress
+	listened []bool
 }
 
 func (f *fakeJobs) StartWith(ctx context.Context, req imagegen.Request, opts jobs.StartOptions) (jobs.Job, bool, error) {
@@ -50,11 +54,24 @@ func (f *fakeJobs) Get(ctx context.Context, id string) (jobs.Job, error) {
 }
 
 func (f *fakeJobs) Wait(ctx context.Context, id string, timeout time.Duration) (jobs.Job, bool, error) {
+	return f.Watch(ctx, id, timeout, nil)
+}
+
+// Watch reports the scripted stages (when someone listens) and returns the
+// scripted outcome.
+func (f *fakeJobs) Watch(ctx context.Context, id string, timeout time.Duration, onProgress func(jobs.Progress)) (jobs.Job, bool, error) {
 	f.mu.Lock()
 	f.waits = append(f.waits, timeout)
+	f.listened = append(f.listened, onProgress != nil)
+	stages := f.stages
 	f.mu.Unlock()
 	if err := jobs.ValidateID(id); err != nil {
 		return jobs.Job{}, false, err
+	}
+	if onProgress != nil {
+		for _, p := range stages {
+			onProgress(p)
+		}
 	}
 	return f.job, f.done, f.err
 }

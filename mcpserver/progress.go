@@ -12,79 +12,78 @@ import (
 	"github.com/imagegen/imagegen/workflows"
 )
 
-// progressEvery is how often a waiting call with a progress token looks at
-// the job's stage (one describe call each time).
-const progressEvery = 500 * time.Millisecond
+// progressTotal is the last step of a job: pending (1) → generating (2) →
+// storing (3) → done (4).
+const progressTotal = 4
 
-// stageProgress orders the stages a job reports: pending → generating →
-// storing → done.
-func stageProgress(j jobs.Job) (float64, string) {
+// stageProgress numbers the stages a running job reports.
+func stageProgress(p jobs.Progress) (float64, string) {
 	switch {
-	case j.Status.Terminal():
-		return 4, string(j.Status)
-	case j.Stage == "storing":
+	case p.Stage == "storing":
 		return 3, "storing"
-	case j.Status == workflows.StatusProcessing:
+	case p.Status == workflows.StatusProcessing:
 		return 2, "generating"
 	default:
 		return 1, "pending"
 	}
 }
 
-// reportProgress sends notifications/progress while a tool waits, when the
-// client asked for them. The returned stop sends the final "done" report.
-// Clients must not rely on that last one (mcp-go can drop the notification
-// sent just before a Streamable HTTP response): the tool result carries the
-// final state, and every earlier stage is reported as it happens.
-func (s *Server) reportProgress(ctx context.Context, req mcp.CallToolRequest, id string) (stop func(job jobs.Job, done bool)) {
-	var token mcp.ProgressToken
+// progressReporter sends notifications/progress for one waiting call whose
+// client asked for them (a progress token); without a token it sends
+// nothing. The job layer tells it each stage as the job's history moves on:
+// there is no timer here.
+type progressReporter struct {
+	s     *Server
+	ctx   context.Context
+	srv   *server.MCPServer
+	token mcp.ProgressToken
+	id    string
+	start time.Time
+	last  float64
+}
+
+func (s *Server) progressReporter(ctx context.Context, req mcp.CallToolRequest, id string) *progressReporter {
+	p := &progressReporter{s: s, ctx: ctx, srv: server.ServerFromContext(ctx), id: id, start: time.Now()}
 	if req.Params.Meta != nil {
-		token = req.Params.Meta.ProgressToken
+		p.token = req.Params.Meta.ProgressToken
 	}
-	srv := server.ServerFromContext(ctx)
-	if token == nil || srv == nil {
-		return func(jobs.Job, bool) {}
+	return p
+}
+
+// stageFunc returns what reports a stage further than the last one; it has
+// the signature of jobs.Watch's onProgress, and is nil when nobody listens,
+// so the job layer does not follow every event for nothing.
+func (p *progressReporter) stageFunc() func(jobs.Progress) {
+	if p.token == nil || p.srv == nil {
+		return nil
 	}
-	start := time.Now()
-	send := func(progress float64, stage string) {
-		err := srv.SendNotificationToClient(ctx, "notifications/progress", map[string]any{
-			"progressToken": token,
-			"progress":      progress,
-			"total":         4,
-			"message":       fmt.Sprintf("%s (%.1f s)", stage, time.Since(start).Seconds()),
-		})
-		if err != nil {
-			s.log.DebugContext(ctx, "progress notification not sent", "job_id", id, "error", err)
+	return func(pr jobs.Progress) {
+		if n, stage := stageProgress(pr); n > p.last {
+			p.last = n
+			p.send(n, stage)
 		}
 	}
-	quit := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		last := 0.0
-		t := time.NewTicker(progressEvery)
-		defer t.Stop()
-		for {
-			if job, err := s.jobs.Get(ctx, id); err == nil {
-				if p, stage := stageProgress(job); p > last && p < 4 {
-					last = p
-					send(p, stage)
-				}
-			}
-			select {
-			case <-quit:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func(job jobs.Job, done bool) {
-		close(quit)
-		<-finished
-		if done {
-			send(4, "done: "+string(job.Status))
-		}
+}
+
+// done sends the final report. Clients must not rely on it (mcp-go can drop
+// the notification sent just before a Streamable HTTP response): the tool
+// result carries the final state, and every earlier stage is reported as it
+// happens.
+func (p *progressReporter) done(job jobs.Job) {
+	if p.token == nil || p.srv == nil {
+		return
+	}
+	p.send(progressTotal, "done: "+string(job.Status))
+}
+
+func (p *progressReporter) send(progress float64, stage string) {
+	err := p.srv.SendNotificationToClient(p.ctx, "notifications/progress", map[string]any{
+		"progressToken": p.token,
+		"progress":      progress,
+		"total":         progressTotal,
+		"message":       fmt.Sprintf("%s (%.1f s)", stage, time.Since(p.start).Seconds()),
+	})
+	if err != nil {
+		p.s.log.DebugContext(p.ctx, "progress notification not sent", "job_id", p.id, "error", err)
 	}
 }

@@ -20,6 +20,8 @@ type Jobs interface {
 	StartWith(ctx context.Context, req imagegen.Request, opts jobs.StartOptions) (jobs.Job, bool, error)
 	Get(ctx context.Context, id string) (jobs.Job, error)
 	Wait(ctx context.Context, id string, timeout time.Duration) (jobs.Job, bool, error)
+	// Watch is Wait that calls onProgress each time the job moves on.
+	Watch(ctx context.Context, id string, timeout time.Duration, onProgress func(jobs.Progress)) (jobs.Job, bool, error)
 	List(ctx context.Context, opts jobs.ListOptions) ([]jobs.Job, error)
 	Cancel(ctx context.Context, id string) (jobs.Job, error)
 	Retry(ctx context.Context, id, reason string) (jobs.Job, error)

@@ -130,9 +130,11 @@ func (s *Server) beginWaitForCompletion(ctx context.Context, req mcp.CallToolReq
 func (s *Server) wait(ctx context.Context, req mcp.CallToolRequest, tool, id string, timeout time.Duration) *mcp.CallToolResult {
 	s.waiterAdd(1)
 	defer s.waiterAdd(-1)
-	stop := s.reportProgress(ctx, req, id)
-	job, done, err := s.jobs.Wait(ctx, id, max(timeout, time.Second))
-	stop(job, done && err == nil)
+	progress := s.progressReporter(ctx, req, id)
+	job, done, err := s.jobs.Watch(ctx, id, max(timeout, time.Second), progress.stageFunc())
+	if err == nil && done {
+		progress.done(job)
+	}
 	return s.waitResult(ctx, tool, id, timeout, job, done, err)
 }
 

@@ -191,7 +191,7 @@ func (s *Server) taskFields(ctx context.Context, gen taskGen, job jobs.Job) map[
 	case job.Status == workflows.StatusCompleted:
 		msg = "the image is ready"
 	default:
-		_, msg = stageProgress(job)
+		_, msg = stageProgress(jobs.Progress{Status: job.Status, Stage: job.Stage})
 	}
 	t := map[string]any{
 		"taskId":        job.ID,
