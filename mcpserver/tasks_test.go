@@ -115,6 +115,11 @@ func (f *taskJobs) Wait(ctx context.Context, id string, timeout time.Duration) (
 	}
 }
 
+// Watch is Wait; these jobs report no stages.
+func (f *taskJobs) Watch(ctx context.Context, id string, timeout time.Duration, _ func(jobs.Progress)) (jobs.Job, bool, error) {
+	return f.Wait(ctx, id, timeout)
+}
+
 func (f *taskJobs) List(ctx context.Context, opts jobs.ListOptions) ([]jobs.Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
