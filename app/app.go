@@ -281,7 +281,7 @@ func Stdio(ctx context.Context, opts Options, in io.Reader, out io.Writer) (err 
 	}
 	// Thumbnails in results need the store; a local one only where it exists
 	// (a desktop client starts us in a directory of its choosing).
-	var images mcpserver.ImageReader
+	var images imageReader
 	if _, err := os.Stat(filepath.Join(opts.DataDir, "images")); opts.Storage.S3 != nil || err == nil {
 		s, err := a.store(ctx, opts, nil)
 		if err != nil {
@@ -448,11 +448,37 @@ func (a *App) jobsClient(opts Options) *jobs.Client {
 	return jobs.New(a.temporal, jobs.Options{Namespace: opts.Temporal.Namespace, UIBaseURL: a.UIURL, Logger: a.log})
 }
 
-func (a *App) mcpServer(opts Options, images mcpserver.ImageReader) *mcpserver.Server {
+func (a *App) mcpServer(opts Options, images imageReader) *mcpserver.Server {
 	return mcpserver.New(mcpserver.Options{
 		Jobs: a.jobsClient(opts), Logger: a.log, Version: Version, MaxWait: opts.MaxWait,
 		Placeholder: opts.Provider.Name == ProviderPreview, Observer: a.metrics, Images: images,
+		ImageOrigins: a.imageOrigins(images),
 	})
+}
+
+// imageReader is what the MCP server needs of the store: images to read,
+// and their URLs, whose origin the MCP Apps viewer may load images from.
+type imageReader interface {
+	mcpserver.ImageReader
+	URL(ctx context.Context, key string) (string, error)
+}
+
+// imageOrigins is where the store's image URLs point (this server for local
+// images, the R2 public base or the presign host), for the MCP Apps viewer's
+// Content-Security-Policy. It asks the store for a URL rather than guessing.
+func (a *App) imageOrigins(images imageReader) []string {
+	if images == nil {
+		return nil
+	}
+	u, err := images.URL(context.Background(), "viewer/origin.png")
+	if err == nil {
+		var origin string
+		if origin, err = mcpserver.ImageOrigin(u); err == nil {
+			return []string{origin}
+		}
+	}
+	a.log.Warn("image viewer: no image origin for its Content-Security-Policy", "error", err)
+	return nil
 }
 
 // mountFront mounts what people and assistants use: the MCP routes, the
