@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
 	"image/png"
 	"io"
 	"net/http"
@@ -609,20 +610,38 @@ func (b *browser) click(t *testing.T, selector string) {
 	}
 }
 
+// screenshot saves the page, cropped to the host's conversation turn, as a
+// test artifact.
 func (b *browser) screenshot(t *testing.T, name string) {
 	t.Helper()
 	shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	if _, err := png.DecodeConfig(bytes.NewReader(shot)); err != nil {
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
 		t.Fatalf("screenshot is not a PNG: %v", err)
 	}
-	path := filepath.Join(b.dir, name)
-	if err := os.WriteFile(path, shot, 0o644); err != nil {
+	bottom, err := chromedp.Run(b.ctx, chromedp.Evaluate[float64](`document.querySelector(".turn").getBoundingClientRect().bottom + 24`))
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("screenshot %s; keep it with go test -artifacts", path)
+	if r := img.Bounds(); int(bottom) < r.Dy() {
+		if sub, ok := img.(interface {
+			SubImage(image.Rectangle) image.Image
+		}); ok {
+			img = sub.SubImage(image.Rect(r.Min.X, r.Min.Y, r.Max.X, r.Min.Y+int(bottom)))
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(b.dir, name)
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot %s (%v); keep it with go test -artifacts", path, img.Bounds().Size())
 }
 
 // ---- small helpers ----
