@@ -242,6 +242,7 @@ func TestFailedJobMessageIsExact(t *testing.T) {
 			var s testsuite.WorkflowTestSuite
 			s.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 			env := s.NewTestWorkflowEnvironment()
+			env.SetWorkerOptions(noisyMachine)
 			env.RegisterWorkflowWithOptions(workflows.GenerateImage, workflowOpts())
 			env.RegisterActivity(&activities.Activities{Provider: providers.NewRouter(routes), Images: store, ProviderName: "test", Staging: staging})
 			env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil)

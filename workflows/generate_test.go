@@ -140,6 +140,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.env.SetWorkerOptions(noisyMachine)
 	h.env.RegisterWorkflowWithOptions(workflows.GenerateImage, workflowOpts())
 	h.env.RegisterActivity(&activities.Activities{Provider: h.provider, Images: h.store, ProviderName: "fake", Staging: staging})
 	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {

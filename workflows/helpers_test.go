@@ -1,8 +1,11 @@
 package workflows_test
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/imagegen/imagegen/workflows"
@@ -17,3 +20,8 @@ type (
 func workflowOpts() workflow.RegisterOptions {
 	return workflow.RegisterOptions{Name: workflows.WorkflowName}
 }
+
+// noisyMachine raises the deadlock detector's 1 s limit for workflow code
+// in test environments: on a shared, loaded machine a workflow goroutine can
+// be descheduled for longer than that without any deadlock.
+var noisyMachine = worker.Options{DeadlockDetectionTimeout: time.Minute}
