@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imagegen/imagegen/workersai"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
 const token = "interop-secret-token-7d2c41"
@@ -145,7 +145,7 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-func serviceEnv(fake *workersai.FakeServer) []string {
+func serviceEnv(fake *workersaitest.Server) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
@@ -203,7 +203,7 @@ func expect(t *testing.T, facts map[string]any, want map[string]any) {
 func TestOfficialTypeScriptClientsDriveTasks(t *testing.T) {
 	node := nodeTool(t)
 	bin := buildImagegen(t)
-	fake := workersai.NewFakeServer()
+	fake := workersaitest.NewServer()
 	t.Cleanup(fake.Close)
 
 	// Fixed ports, remembered across the restart, on one data dir: the
