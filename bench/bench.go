@@ -151,6 +151,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}{
 		{"warm-up", r.warmUp},
 		{"wait latency", r.latency},
+		{"tasks", r.tasks},
 		{"overhead", r.overhead},
 		{"throughput", r.throughput},
 		{"memory", r.memory},

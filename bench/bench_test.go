@@ -64,6 +64,13 @@ func TestQuickRunIsCompleteAndConsistent(t *testing.T) {
 		}
 	}
 
+	tk := rep.Tasks
+	checkDist("task push", tk.Push, cfg.Jobs)
+	checkDist("task poller", tk.Poller, cfg.Jobs)
+	if tk.Jobs != cfg.Jobs || tk.PollIntervalMS <= 0 || tk.PollerCalls < cfg.Jobs || tk.TasksGet.N != tk.PollerCalls || tk.TimesP50 <= 0 {
+		t.Errorf("tasks = %+v", tk)
+	}
+
 	ov := rep.Overhead
 	checkDist("overhead", ov.Wall, cfg.Jobs)
 	if ov.Jobs != cfg.Jobs || ov.P50PercentOf7s <= 0 || ov.P50PercentOf7s > ov.P99PercentOf7s || ov.Measured7s != nil {

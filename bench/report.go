@@ -14,6 +14,7 @@ type Report struct {
 	Settings        Settings     `json:"settings"`
 	Startup         Startup      `json:"startup"`
 	WaitLatency     WaitLatency  `json:"wait_latency"`
+	Tasks           TaskLatency  `json:"tasks"`
 	Overhead        Overhead     `json:"overhead"`
 	Throughput      []Throughput `json:"throughput"`
 	Memory          Memory       `json:"memory"`
@@ -195,6 +196,8 @@ func targets(r *Report) []Target {
 			add("vs 3 s poller (p50)", ">= 50x", p.TimesP50 >= 50, "%.0fx", p.TimesP50)
 		}
 	}
+	tk := r.Tasks
+	add("task push p50 (job closed → notifications/tasks)", "<= 20 ms", tk.Push.P50 <= 20, "%.1f ms (tasks/get poller at %.0f ms: %.0f ms)", tk.Push.P50, tk.PollIntervalMS, tk.Poller.P50)
 	w := r.Overhead.Wall
 	add("overhead p50 (instant provider)", "<= 50 ms", w.P50 <= 50, "%.1f ms", w.P50)
 	add("overhead p99 (instant provider)", "<= 100 ms", w.P99 <= 100, "%.1f ms", w.P99)
@@ -240,9 +243,20 @@ func (r *Report) WriteTable(out io.Writer) error {
 	}
 	p("")
 
+	tk := r.Tasks
+	p("MCP TASKS: job closed → client knows (ms)\tn\tp50\tp90\tp99\tmax\tmean\tover 1 s\tp50 ×push\tp99 ×push\tcalls\t")
+	d := tk.Push
+	p("subscriptions/listen → notifications/tasks\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t1\t1\t%d\t", d.N, d.P50, d.P90, d.P99, d.Max, d.Mean, d.Over1s, d.N)
+	d = tk.Poller
+	p("tasks/get every pollIntervalMs (%.0f ms)\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%s\t%s\t%d\t",
+		tk.PollIntervalMS, d.N, d.P50, d.P90, d.P99, d.Max, d.Mean, d.Over1s, times(tk.TimesP50), times(tk.TimesP99), tk.PollerCalls)
+	d = tk.TasksGet
+	p("tasks/get call duration\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t\t\t\t", d.N, d.P50, d.P90, d.P99, d.Max, d.Mean, d.Over1s)
+	p("")
+
 	ov := r.Overhead
 	p("OVERHEAD: generate_image_and_wait, instant provider (ms)\tn\tp50\tp90\tp99\tmax\tmean\tover 1 s\tp50 of 7 s\tp99 of 7 s\t")
-	d := ov.Wall
+	d = ov.Wall
 	p("wall time, all of it overhead\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%.2f%%\t%.2f%%\t", d.N, d.P50, d.P90, d.P99, d.Max, d.Mean, d.Over1s, ov.P50PercentOf7s, ov.P99PercentOf7s)
 	if f := ov.Measured7s; f != nil {
 		p("measured: wall − 7 s with a 7 s provider\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%.2f%%\t%.2f%%\t", f.N, f.P50, f.P90, f.P99, f.Max, f.Mean, f.Over1s, 100*f.P50/7000, 100*f.P99/7000)

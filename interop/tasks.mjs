@@ -12,6 +12,7 @@ import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from
 import { createTaskSessionFromClient } from "@modelcontextprotocol/ext-tasks/client";
 import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as TransportV1 } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const url = new URL(process.env.IMAGEGEN_URL);
 const token = process.env.IMAGEGEN_TOKEN ?? "";
@@ -264,7 +265,7 @@ const scenarios = {
       const first = await client.experimental.tasks.getTask(taskId);
       // tasks/result blocks until the job is done: after a crash that is the
       // heartbeat timeout plus the retried provider call.
-      const result = await client.experimental.tasks.getTaskResult(taskId, undefined, { timeout: 180000 });
+      const result = await client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema, { timeout: 180000 });
       const after = await client.experimental.tasks.getTask(taskId);
       report({ taskId, firstStatus: first.status, finalStatus: after.status, isError: result.isError === true, text: text(result) });
     } finally {
