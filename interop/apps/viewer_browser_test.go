@@ -34,6 +34,7 @@ import (
 
 	"github.com/imagegen/imagegen/app"
 	"github.com/imagegen/imagegen/mcpserver"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
 // hostDir holds the test host: package.json and its lockfile, host.js
@@ -53,7 +54,7 @@ func TestViewerInChromiumThroughTheOfficialAppBridge(t *testing.T) {
 	chromium := findChromium(t)
 	bundle := bundleHost(t)
 
-	svc := startDev(t)
+	svc := startDev(t, app.Config{Provider: app.ProviderPreview})
 	devOrigin := strings.TrimSuffix(svc.MCPURL, "/mcp")
 	target, _ := url.Parse(devOrigin)
 	site := httptest.NewServer(hostMux(bundle, httputil.NewSingleHostReverseProxy(target)))
@@ -186,6 +187,75 @@ func TestViewerInChromiumThroughTheOfficialAppBridge(t *testing.T) {
 	if text := b.viewText(t); !strings.Contains(text, gallery.Structured.Generations[0].Prompt) || !strings.Contains(text, "Back to gallery") {
 		t.Errorf("opened tile shows:\n%s", text)
 	}
+
+	// 7. The host tears the view down: the view answers ui/resource-teardown.
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[any](`window.teardown()`, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatalf("ui/resource-teardown: %v", err)
+	}
+	b.hostEntry(t, "teardown-answered")
+}
+
+// TestViewerRetriesAFailedJob shows a job that failed (the provider refused
+// its first call as bad input, a non-retryable error) and presses Retry:
+// retry_job through the bridge runs it again under the same job id, the
+// provider's second answer succeeds, and the view shows the image.
+func TestViewerRetriesAFailedJob(t *testing.T) {
+	chromium := findChromium(t)
+	bundle := bundleHost(t)
+
+	const failing = "a forbidden picture that the provider refuses once"
+	fake := workersaitest.NewServer()
+	t.Cleanup(fake.Close)
+	fake.SetPromptFailFunc(func(model, p string, call int) *workersaitest.Failure {
+		if p == failing && call == 1 {
+			return &workersaitest.Failure{Status: http.StatusBadRequest, Code: 5006, Message: "Input validation failed: prompt refused"}
+		}
+		return nil
+	})
+	svc := startDev(t, app.Config{Provider: app.ProviderWorkersAI,
+		CloudflareAccountID: fake.AccountID, CloudflareAPIToken: fake.APIToken, CloudflareBaseURL: fake.URL})
+	target, _ := url.Parse(strings.TrimSuffix(svc.MCPURL, "/mcp"))
+	site := httptest.NewServer(hostMux(bundle, httputil.NewSingleHostReverseProxy(target)))
+	defer site.Close()
+	sandboxURL := strings.Replace(site.URL, "127.0.0.1", "localhost", 1) + "/sandbox.html"
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute) // a bound on a hung browser, not an assertion
+	defer cancel()
+	b := startBrowser(t, ctx, chromium)
+
+	b.open(t, site.URL, sandboxURL, "generate_image_and_wait", map[string]any{"prompt": failing}, "light")
+	res := b.waitResult(t, "generate_image_and_wait")
+	job := res.Structured.Job
+	if !res.IsError || job.Status != "failed" {
+		t.Fatalf("generate_image_and_wait gave %+v, want a failed job", res)
+	}
+	b.waitFor(t, "the failed job with its error and a Retry button", func() (string, bool) {
+		text := b.viewText(t)
+		return text, strings.Contains(text, "Retry") && strings.Contains(text, "refused")
+	})
+	b.screenshot(t, "viewer-failed.png")
+
+	b.click(t, "#retry")
+	call := b.waitToolCall(t, "retry_job")
+	if call.Arguments["job_id"] != job.JobID || call.Result == nil || call.Result.IsError {
+		t.Fatalf("Retry called retry_job with %v, result %+v; want job_id %s", call.Arguments, call.Result, job.JobID)
+	}
+	waited := callJSON(t, mcpClient(t, svc.MCPURL), "wait_for_completion", map[string]any{"job_id": job.JobID})
+	if j, _ := waited["job"].(map[string]any); waited["done"] != true || j["status"] != "completed" {
+		t.Fatalf("job %s after Retry: %v", job.JobID, waited)
+	}
+	if n := fake.CallsForPrompt(failing); n != 2 {
+		t.Errorf("the provider was called %d times for the prompt, want 2 (the refusal, then the retry)", n)
+	}
+	imgs := b.loadedImages(t, 1)
+	if imgs[0].NaturalWidth <= 0 {
+		t.Errorf("image after Retry did not load: %+v", imgs[0])
+	}
+	b.waitFor(t, "Retry gone once the job completed", func() (string, bool) {
+		text := b.viewText(t)
+		return text, !strings.Contains(text, "Retry") && strings.Contains(text, "The image is ready.")
+	})
+	b.screenshot(t, "viewer-retried.png")
 }
 
 // waitView waits until the view shows section (job or gallery) and the
@@ -202,15 +272,15 @@ func (b *browser) waitView(t *testing.T, what, section, focus string) {
 
 // ---- the service and the host site ----
 
-func startDev(t *testing.T) *app.App {
+// startDev starts a dev service with cfg's provider settings on free ports
+// and a temporary directory.
+func startDev(t *testing.T, cfg app.Config) *app.App {
 	t.Helper()
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, err := app.Dev(ctx, app.Config{
-		Addr: "127.0.0.1:0", DataDir: t.TempDir(), TemporalPort: 0, UIPort: 0,
-		Provider: app.ProviderPreview, MaxWait: 30 * time.Second,
-	}, app.NewLogger(logs, "text", "info"))
+	cfg.Addr, cfg.DataDir, cfg.TemporalPort, cfg.UIPort, cfg.MaxWait = "127.0.0.1:0", t.TempDir(), 0, 0, 30*time.Second
+	a, err := app.Dev(ctx, cfg, app.NewLogger(logs, "text", "info"))
 	if err != nil {
 		t.Fatalf("start dev service: %v", err)
 	}

@@ -86,6 +86,10 @@ async function main() {
     hostContext = { ...hostContext, theme: t };
     bridge.setHostContext(hostContext);
   };
+  window.teardown = async () => {
+    await bridge.teardownResource({ reason: "test host closes the view" });
+    log.push({ method: "teardown-answered" });
+  };
   await bridge.connect(new PostMessageTransport(iframe.contentWindow, iframe.contentWindow));
 }
 
