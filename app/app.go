@@ -91,6 +91,20 @@ type TemporalOptions struct {
 	Namespace string
 	// UIURL is the Web UI's base URL for job links ("" = none; dev: its own).
 	UIURL string
+	// Credentials for the frontend (see temporalConnection); dev sets its
+	// embedded server's secret here itself.
+	APIKey        string // TEMPORAL_API_KEY
+	TLSCert       string // TEMPORAL_TLS_CERT: mTLS client certificate file
+	TLSKey        string // TEMPORAL_TLS_KEY
+	TLSCA         string // TEMPORAL_TLS_CA: CA file for the server's certificate
+	TLSServerName string // TEMPORAL_TLS_SERVER_NAME
+	TLS           string // TEMPORAL_TLS: "true"/"false" forces TLS; "" = automatic
+	// SecretDir is where an `imagegen dev` sharing this data dir keeps its
+	// frontend secret; it is used on a loopback address when no
+	// credentials are set.
+	SecretDir string
+	// UIAllowedHosts are extra host names the embedded Web UI answers to.
+	UIAllowedHosts []string
 }
 
 // DevOptions configure the embedded Temporal of dev.
@@ -135,13 +149,14 @@ type App struct {
 	// ProviderName is the worker's image provider ("" without a worker).
 	ProviderName string
 
-	log      *slog.Logger
-	temporal client.Client
-	metrics  *metrics.Metrics
-	serves   []any
-	closers  []func() error
-	closed   bool
-	closeErr error
+	log       *slog.Logger
+	temporal  client.Client
+	devSecret string
+	metrics   *metrics.Metrics
+	serves    []any
+	closers   []func() error
+	closed    bool
+	closeErr  error
 }
 
 // Serves returns what the process serves, as log attributes for its ready
@@ -153,6 +168,11 @@ func (a *App) Metrics() *metrics.Metrics { return a.metrics }
 
 // Temporal returns the connected Temporal client.
 func (a *App) Temporal() client.Client { return a.temporal }
+
+// TemporalAPIKey is the embedded Temporal's frontend secret in dev ("" in
+// the other modes): what another process needs as TEMPORAL_API_KEY to reach
+// it (or it reads it from the data dir).
+func (a *App) TemporalAPIKey() string { return a.devSecret }
 
 // Served reports the HTTP server's exit.
 func (a *App) Served() <-chan error { return a.Server.Served() }
@@ -196,19 +216,25 @@ func StartDev(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	dev, err := devserver.Start(ctx, devserver.Options{
-		DataDir:   filepath.Join(opts.DataDir, "temporal"),
-		Port:      opts.Dev.Port,
-		UIPort:    opts.Dev.UIPort,
-		Namespace: opts.Temporal.Namespace,
-		Retention: opts.Dev.Retention,
-		Logger:    a.log.With("component", "temporal"),
+		DataDir:        filepath.Join(opts.DataDir, devTemporalDir),
+		Port:           opts.Dev.Port,
+		UIPort:         opts.Dev.UIPort,
+		Namespace:      opts.Temporal.Namespace,
+		Retention:      opts.Dev.Retention,
+		UIAllowedHosts: opts.Temporal.UIAllowedHosts,
+		Logger:         a.log.With("component", "temporal"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start embedded Temporal: %w", err)
 	}
 	a.onClose(dev.Stop)
 	a.UIURL = dev.UIAddress()
-	if err := a.dial(ctx, opts.Temporal, dev.FrontendAddress()); err != nil {
+	a.devSecret = dev.Secret()
+	// The embedded server, over plaintext loopback, with its own secret.
+	devConn := opts.Temporal
+	devConn.APIKey, devConn.TLS = dev.Secret(), "false"
+	devConn.TLSCert, devConn.TLSKey, devConn.TLSCA = "", "", ""
+	if err := a.dial(ctx, devConn, dev.FrontendAddress()); err != nil {
 		return nil, err
 	}
 	if a.UIURL != "" {
@@ -334,12 +360,15 @@ func (a *App) listen(opts Options, servesMCP bool) (*Server, error) {
 func (a *App) dial(ctx context.Context, opts TemporalOptions, addr string) error {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	c, err := client.DialContext(dctx, client.Options{
-		HostPort:       addr,
-		Namespace:      opts.Namespace,
-		Logger:         sdklog.NewStructuredLogger(logging.AtLeast(a.log.With("component", "temporal-sdk"), slog.LevelWarn)),
-		MetricsHandler: a.metrics.TemporalHandler(),
-	})
+	co, err := temporalConnection(opts, addr)
+	if err != nil {
+		return err
+	}
+	co.HostPort = addr
+	co.Namespace = opts.Namespace
+	co.Logger = sdklog.NewStructuredLogger(logging.AtLeast(a.log.With("component", "temporal-sdk"), slog.LevelWarn))
+	co.MetricsHandler = a.metrics.TemporalHandler()
+	c, err := client.DialContext(dctx, co)
 	if err != nil {
 		return fmt.Errorf("cannot reach Temporal at %s (TEMPORAL_ADDRESS): %w", addr, err)
 	}

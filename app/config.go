@@ -49,6 +49,15 @@ type Config struct {
 	TemporalNamespace string // TEMPORAL_NAMESPACE
 	TemporalUIURL     string // TEMPORAL_UI_URL: links to jobs in the Web UI
 
+	// Credentials for an external Temporal (see temporalConnection). Dev
+	// mode makes and uses its own secret instead.
+	TemporalAPIKey        string // TEMPORAL_API_KEY (environment only)
+	TemporalTLSCert       string // TEMPORAL_TLS_CERT: mTLS client certificate file
+	TemporalTLSKey        string // TEMPORAL_TLS_KEY: its private key file
+	TemporalTLSCA         string // TEMPORAL_TLS_CA: CA file for the server's certificate
+	TemporalTLSServerName string // TEMPORAL_TLS_SERVER_NAME
+	TemporalTLS           string // TEMPORAL_TLS: "true" or "false" forces TLS; "" = automatic
+
 	// Dev mode only.
 	TemporalPort int           // --temporal-port: 0 = remembered or free port
 	UIPort       int           // --ui-port: 0 = free port, -1 = no UI
@@ -171,6 +180,9 @@ func (c Config) Options(log *slog.Logger) (Options, error) {
 		HTTP:    HTTPOptions{Addr: c.Addr, AuthToken: c.AuthToken, PublicURL: c.PublicURL},
 		Temporal: TemporalOptions{
 			Address: c.TemporalAddress, Namespace: c.TemporalNamespace, UIURL: c.TemporalUIURL,
+			APIKey: c.TemporalAPIKey, TLSCert: c.TemporalTLSCert, TLSKey: c.TemporalTLSKey, TLSCA: c.TemporalTLSCA,
+			TLSServerName: c.TemporalTLSServerName, TLS: c.TemporalTLS,
+			SecretDir: filepath.Join(dataDir, devTemporalDir),
 		},
 		Dev: DevOptions{Port: c.TemporalPort, UIPort: c.UIPort, Retention: c.Retention},
 		Provider: ProviderOptions{

@@ -21,7 +21,7 @@ func TestStdioServesTheToolsAgainstARunningService(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- app.StdioConfig(ctx, app.Config{TemporalAddress: s.app.TemporalAddress}, app.NewLogger(io.Discard, "text", "error"), serverIn, serverOut)
+		done <- app.StdioConfig(ctx, app.Config{TemporalAddress: s.app.TemporalAddress, TemporalAPIKey: s.app.TemporalAPIKey()}, app.NewLogger(io.Discard, "text", "error"), serverIn, serverOut)
 	}()
 	t.Cleanup(func() {
 		cancel()

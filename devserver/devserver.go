@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,6 +24,7 @@ import (
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/temporal"
 )
 
@@ -45,9 +47,11 @@ const (
 // Options configure Start. The zero value is a usable in-memory server on a
 // free loopback port with the UI on another free port.
 type Options struct {
-	// DataDir holds the SQLite database (DataDir/temporal.db) and the ports
-	// remembered for the next start (DataDir/ports.json). It is created if
-	// missing. Empty means an in-memory database that vanishes on Stop.
+	// DataDir holds the SQLite database (DataDir/temporal.db), the ports
+	// remembered for the next start (DataDir/ports.json) and the frontend
+	// secret (DataDir/frontend.secret). It is created if missing, mode 0700.
+	// Empty means an in-memory database that vanishes on Stop, and a secret
+	// known only to this process (Secret).
 	DataDir string
 	// Host is the IP address the frontend and the UI listen on; default
 	// 127.0.0.1 ("localhost" is accepted). The internal services always
@@ -69,6 +73,11 @@ type Options struct {
 	// returns, so the first workflow can upsert them. Existing ones are kept;
 	// one that exists with a different type is an error.
 	SearchAttributes map[string]enumspb.IndexedValueType
+	// UIAllowedHosts are host names (or IPs) besides the loopback ones under
+	// which the Web UI may be reached, e.g. the machine's name when the UI
+	// listens beyond loopback. Requests naming any other host are refused
+	// (DNS rebinding).
+	UIAllowedHosts []string
 	// Logger receives the server's own warnings and errors (it is far too
 	// chatty below warn). Nil discards them.
 	Logger *slog.Logger
@@ -79,10 +88,16 @@ type Server struct {
 	temporal     temporal.Server
 	ui           *uiserver.Server
 	uiDone       chan struct{}
+	uiGuard      *http.Server
+	uiGuardDone  chan struct{}
+	uiMark       string
+	uiBackend    string // the ui-server's own loopback address
 	logLevel     *slog.LevelVar
 	frontendAddr string
 	uiAddr       string
 	namespace    string
+	secret       string
+	ports        ports
 
 	stopOnce sync.Once
 	stopErr  error
@@ -103,9 +118,17 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		defer cancel()
 	}
 	if opts.DataDir != "" {
-		if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
+		// Every prompt lives in here: 0700, and tightened if it exists.
+		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("devserver: create data dir: %w", err)
 		}
+		if err := os.Chmod(opts.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("devserver: data dir: %w", err)
+		}
+	}
+	secret, err := loadOrCreateSecret(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: %w", err)
 	}
 
 	// Probe listeners stay open until just before each server binds, so no
@@ -130,7 +153,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	logger := newServerLogger(opts.Logger, logLevel)
 
 	pp.releaseExcept(p.UI)
-	ts, err := newTemporalServer(opts, p, sqlCfg, logger)
+	ts, err := newTemporalServer(opts, p, sqlCfg, secret, logger)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: %w", err)
 	}
@@ -143,6 +166,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		logLevel:     logLevel,
 		frontendAddr: frontendAddr,
 		namespace:    opts.Namespace,
+		secret:       secret,
+		ports:        p,
 	}
 
 	if p.UI > 0 {
@@ -188,6 +213,28 @@ func (s *Server) UIAddress() string { return s.uiAddr }
 // Namespace is the namespace created at start.
 func (s *Server) Namespace() string { return s.namespace }
 
+// Secret is what every frontend call must carry as "authorization: Bearer
+// <secret>". ClientOptions sets it up for the SDK.
+func (s *Server) Secret() string { return s.secret }
+
+// ClientOptions returns SDK client options that reach this server: its
+// address, namespace and the secret (over plaintext loopback, so TLS is
+// explicitly off: the SDK would otherwise turn it on for an API key).
+func (s *Server) ClientOptions() client.Options {
+	return ClientOptions(s.frontendAddr, s.namespace, s.secret)
+}
+
+// ClientOptions returns SDK client options for a dev server at addr whose
+// secret is known (ReadSecret reads it from the server's data dir).
+func ClientOptions(addr, namespace, secret string) client.Options {
+	return client.Options{
+		HostPort:          addr,
+		Namespace:         namespace,
+		Credentials:       client.NewAPIKeyStaticCredentials(secret),
+		ConnectionOptions: client.ConnectionOptions{TLSDisabled: true},
+	}
+}
+
 // Stop shuts the UI and the server down, waiting at most stopTimeout. It is
 // safe to call more than once; later calls return the first result.
 func (s *Server) Stop() error {
@@ -197,15 +244,7 @@ func (s *Server) Stop() error {
 		deadline := time.NewTimer(stopTimeout)
 		defer deadline.Stop()
 
-		var errs []error
-		if s.ui != nil {
-			s.ui.Stop()
-			select {
-			case <-s.uiDone:
-			case <-deadline.C:
-				errs = append(errs, errors.New("web ui still running after stop timeout"))
-			}
-		}
+		errs := s.stopUI(deadline.C)
 		done := make(chan error, 1)
 		go func() { done <- s.temporal.Stop() }()
 		select {

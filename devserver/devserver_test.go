@@ -195,11 +195,9 @@ func TestOptionsValidation(t *testing.T) {
 
 func dialTest(t *testing.T, s *Server) client.Client {
 	t.Helper()
-	c, err := client.Dial(client.Options{
-		HostPort:  s.FrontendAddress(),
-		Namespace: s.Namespace(),
-		Logger:    sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
-	})
+	opts := s.ClientOptions()
+	opts.Logger = sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	c, err := client.Dial(opts)
 	if err != nil {
 		t.Fatalf("dial %s: %v", s.FrontendAddress(), err)
 	}

@@ -3,6 +3,7 @@ package devserver
 import (
 	"context"
 	"log/slog"
+	"strings"
 
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
@@ -48,9 +49,13 @@ func (s serverLogger) Fatal(msg string, tags ...tag.Tag)  { s.emit(slog.LevelErr
 // reach the same filtered destination instead of bypassing the level.
 func (s serverLogger) SLog() *slog.Logger { return s.log }
 
+// httpAPIOff is the warning every start logs because the frontend's HTTP
+// API is deliberately off.
+const httpAPIOff = "HTTP API port has not been set."
+
 func (s serverLogger) emit(level slog.Level, msg string, tags []tag.Tag) {
 	ctx := context.Background()
-	if !s.log.Enabled(ctx, level) {
+	if !s.log.Enabled(ctx, level) || strings.HasPrefix(msg, httpAPIOff) {
 		return
 	}
 	attrs := make([]slog.Attr, 0, len(tags)+1)

@@ -17,17 +17,18 @@ import (
 // considered live), so a restart reuses the ports of the previous run.
 const portsFileName = "ports.json"
 
-// ports are the TCP ports one server instance listens on. History, matching
-// and worker are internal services, reachable on loopback only.
+// ports are the TCP ports one server instance listens on. History, matching,
+// worker and the internal frontend are internal services, reachable on
+// loopback only and only with the process's internode client certificate.
 type ports struct {
 	Frontend int `json:"frontend"`
-	// FrontendHTTP serves the HTTP API and Nexus; the server warns at every
-	// start when it is off.
-	FrontendHTTP int `json:"frontend_http"`
-	History      int `json:"history"`
-	Matching     int `json:"matching"`
-	Worker       int `json:"worker"`
-	UI           int `json:"ui,omitempty"` // 0 when the UI is disabled
+	// InternalFrontend serves the server's own system workers (mTLS, on
+	// loopback only).
+	InternalFrontend int `json:"internal_frontend"`
+	History          int `json:"history"`
+	Matching         int `json:"matching"`
+	Worker           int `json:"worker"`
+	UI               int `json:"ui,omitempty"` // 0 when the UI is disabled
 }
 
 // loadPorts reads the ports remembered in dataDir; a missing or unreadable
@@ -146,7 +147,7 @@ func choosePorts(pp *portPicker, opts Options, remembered ports) (ports, error) 
 		want int
 		name string
 	}{
-		{&p.FrontendHTTP, opts.Host, remembered.FrontendHTTP, "frontend http"},
+		{&p.InternalFrontend, loopback, remembered.InternalFrontend, "internal frontend"},
 		{&p.History, loopback, remembered.History, "history"},
 		{&p.Matching, loopback, remembered.Matching, "matching"},
 		{&p.Worker, loopback, remembered.Worker, "worker"},

@@ -5,13 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 	"time"
 
-	uiserver "github.com/temporalio/ui-server/v2/server"
-	uiconfig "github.com/temporalio/ui-server/v2/server/config"
-	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
 	namespacepb "go.temporal.io/api/namespace/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
@@ -29,7 +24,7 @@ const retryEvery = 25 * time.Millisecond
 // the configured retention and every requested search attribute exists. The
 // checks go through the public API, the same path the app's client takes.
 func (s *Server) waitReady(ctx context.Context, opts Options) error {
-	c, err := dialFrontend(ctx, s.frontendAddr, s.namespace)
+	c, err := dialFrontend(ctx, s.ClientOptions())
 	if err != nil {
 		return err
 	}
@@ -42,15 +37,15 @@ func (s *Server) waitReady(ctx context.Context, opts Options) error {
 
 // dialFrontend dials until the frontend answers (client.Dial checks the
 // server with a GetSystemInfo call) or ctx ends.
-func dialFrontend(ctx context.Context, addr, namespace string) (client.Client, error) {
-	quiet := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+func dialFrontend(ctx context.Context, opts client.Options) (client.Client, error) {
+	opts.Logger = sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 	for {
-		c, err := client.DialContext(ctx, client.Options{HostPort: addr, Namespace: namespace, Logger: quiet})
+		c, err := client.DialContext(ctx, opts)
 		if err == nil {
 			return c, nil
 		}
 		if werr := wait(ctx); werr != nil {
-			return nil, fmt.Errorf("frontend %s not ready: %w", addr, errors.Join(err, werr))
+			return nil, fmt.Errorf("frontend %s not ready: %w", opts.HostPort, errors.Join(err, werr))
 		}
 	}
 }
@@ -106,46 +101,4 @@ func wait(ctx context.Context) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// startUI runs the Web UI against the frontend. ui-server's Start blocks and
-// calls its logger's Fatal (exiting the process) if it cannot bind, which is
-// why the port was held by a probe listener until just before this call.
-func (s *Server) startUI(opts Options, port int) (err error) {
-	defer func() {
-		// NewServer panics on a bad config; keep that inside Start's error.
-		if r := recover(); r != nil {
-			err = fmt.Errorf("web ui: %v", r)
-		}
-	}()
-	ui := uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
-		Host:                bracketIPv6(opts.Host),
-		Port:                port,
-		TemporalGRPCAddress: s.frontendAddr,
-		EnableUI:            true,
-		DefaultNamespace:    s.namespace,
-		// Plain http on loopback: secure cookies would never be sent back.
-		CORS:             uiconfig.CORS{CookieInsecure: true},
-		HideLogs:         true,
-		DisableNewsFetch: true, // no outbound calls from a dev tool
-	}))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		// Start returns nil after Stop; it has no other useful error.
-		_ = ui.Start()
-	}()
-	s.ui = ui
-	s.uiDone = done
-	s.uiAddr = "http://" + net.JoinHostPort(dialHost(opts.Host), strconv.Itoa(port))
-	return nil
-}
-
-// bracketIPv6 formats host for ui-server, which joins host and port with a
-// plain "%s:%d".
-func bracketIPv6(host string) string {
-	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
-		return "[" + host + "]"
-	}
-	return host
 }

@@ -73,13 +73,48 @@ func prepareSQLite(opts Options) (*config.SQL, error) {
 	return cfg, nil
 }
 
-// newTemporalServer assembles the server: all four services in this process,
+// newTemporalServer assembles the server: all five services (the internal
+// frontend included) in this process,
 // static membership (no gossip ring to join), one history shard (SQLite is
 // the ceiling anyway), and the dev dynamic config.
-func newTemporalServer(opts Options, p ports, sqlCfg *config.SQL, logger log.Logger) (temporal.Server, error) {
+func newTemporalServer(opts Options, p ports, sqlCfg *config.SQL, secret string, logger log.Logger) (temporal.Server, error) {
 	frontendAddr := net.JoinHostPort(dialHost(opts.Host), strconv.Itoa(p.Frontend))
 	internal := func(port int) string { return net.JoinHostPort(loopback, strconv.Itoa(port)) }
+	conf, err := serverConfig(opts, p, sqlCfg)
+	if err != nil {
+		return nil, err
+	}
+	claimMapper := newSecretClaimMapper(secret)
 
+	ts, err := temporal.NewServer(
+		temporal.WithConfig(conf),
+		temporal.ForServices(append([]string{string(primitives.InternalFrontendService)}, temporal.DefaultServices...)),
+		temporal.WithStaticHosts(map[primitives.ServiceName]static.Hosts{
+			primitives.FrontendService:         static.SingleLocalHost(frontendAddr),
+			primitives.InternalFrontendService: static.SingleLocalHost(internal(p.InternalFrontend)),
+			primitives.HistoryService:          static.SingleLocalHost(internal(p.History)),
+			primitives.MatchingService:         static.SingleLocalHost(internal(p.Matching)),
+			primitives.WorkerService:           static.SingleLocalHost(internal(p.Worker)),
+		}),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorization.NewDefaultAuthorizer()),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(devDynamicConfig()),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("create temporal server: %w", err)
+	}
+	if ts == nil {
+		return nil, errors.New("create temporal server: nil server")
+	}
+	return ts, nil
+}
+
+// serverConfig is the static configuration: the frontend on opts.Host
+// (gRPC only, its HTTP API off), every internal service on loopback behind
+// mutual TLS, SQLite persistence.
+func serverConfig(opts Options, p ports, sqlCfg *config.SQL) (*config.Config, error) {
+	frontendAddr := net.JoinHostPort(dialHost(opts.Host), strconv.Itoa(p.Frontend))
 	var conf config.Config
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
 	conf.Global.Membership.BroadcastAddress = loopback
@@ -97,54 +132,32 @@ func newTemporalServer(opts Options, p ports, sqlCfg *config.SQL, logger log.Log
 				Enabled:                true,
 				InitialFailoverVersion: 1,
 				RPCAddress:             frontendAddr,
-				HTTPAddress:            net.JoinHostPort(dialHost(opts.Host), strconv.Itoa(p.FrontendHTTP)),
 			},
 		},
 	}
 	conf.DCRedirectionPolicy.Policy = "noop"
+	// The frontend's HTTP API (HTTPPort) stays off: nothing here uses it,
+	// and it would be one more door for cross-site requests.
 	conf.Services = map[string]config.Service{
-		string(primitives.FrontendService): {RPC: config.RPC{GRPCPort: p.Frontend, HTTPPort: p.FrontendHTTP, BindOnIP: opts.Host}},
-		string(primitives.HistoryService):  {RPC: config.RPC{GRPCPort: p.History, BindOnIP: loopback}},
-		string(primitives.MatchingService): {RPC: config.RPC{GRPCPort: p.Matching, BindOnIP: loopback}},
-		string(primitives.WorkerService):   {RPC: config.RPC{GRPCPort: p.Worker, BindOnIP: loopback}},
+		string(primitives.FrontendService):         {RPC: config.RPC{GRPCPort: p.Frontend, BindOnIP: opts.Host}},
+		string(primitives.InternalFrontendService): {RPC: config.RPC{GRPCPort: p.InternalFrontend, BindOnIP: loopback}},
+		string(primitives.HistoryService):          {RPC: config.RPC{GRPCPort: p.History, BindOnIP: loopback}},
+		string(primitives.MatchingService):         {RPC: config.RPC{GRPCPort: p.Matching, BindOnIP: loopback}},
+		string(primitives.WorkerService):           {RPC: config.RPC{GRPCPort: p.Worker, BindOnIP: loopback}},
 	}
 	conf.Archival.History.State = "disabled"
 	conf.Archival.Visibility.State = "disabled"
 	conf.NamespaceDefaults.Archival.History.State = "disabled"
 	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
-	// The server's own system workers dial the frontend through this.
-	conf.PublicClient.HostPort = frontendAddr
-
-	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
+	// The server's own system workers leave PublicClient empty and so dial
+	// the internal frontend, which trusts its mTLS callers; the public
+	// frontend requires the secret from everyone.
+	internode, err := internodeTLS()
 	if err != nil {
-		return nil, fmt.Errorf("create authorizer: %w", err)
+		return nil, err
 	}
-	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
-	if err != nil {
-		return nil, fmt.Errorf("create claim mapper: %w", err)
-	}
-
-	ts, err := temporal.NewServer(
-		temporal.WithConfig(&conf),
-		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithStaticHosts(map[primitives.ServiceName]static.Hosts{
-			primitives.FrontendService: static.SingleLocalHost(frontendAddr),
-			primitives.HistoryService:  static.SingleLocalHost(internal(p.History)),
-			primitives.MatchingService: static.SingleLocalHost(internal(p.Matching)),
-			primitives.WorkerService:   static.SingleLocalHost(internal(p.Worker)),
-		}),
-		temporal.WithLogger(logger),
-		temporal.WithAuthorizer(authorizer),
-		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(devDynamicConfig()),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("create temporal server: %w", err)
-	}
-	if ts == nil {
-		return nil, errors.New("create temporal server: nil server")
-	}
-	return ts, nil
+	conf.Global.TLS.Internode = internode
+	return &conf, nil
 }
 
 // devDynamicConfig holds the settings measured to matter on a single-node

@@ -84,10 +84,11 @@ func TestKilledWorkerIsReplacedAndTheJobCompletes(t *testing.T) {
 	shared := t.TempDir()
 	serve := startApp(t, app.Serve, app.Config{
 		Addr: "127.0.0.1:0", AuthToken: testToken, DataDir: shared,
-		TemporalAddress: temporal.FrontendAddress(), MaxWait: 30 * time.Second,
+		TemporalAddress: temporal.FrontendAddress(), TemporalAPIKey: temporal.Secret(), MaxWait: 30 * time.Second,
 	})
 	env := workersAIEnv(fake)
 	env["TEMPORAL_ADDRESS"] = temporal.FrontendAddress()
+	env["TEMPORAL_API_KEY"] = temporal.Secret()
 	env["IMAGEGEN_DATA_DIR"] = shared
 	env["IMAGEGEN_PUBLIC_URL"] = "http://" + serve.Addr
 	// Workers serve /healthz and /metrics on their own address.

@@ -23,7 +23,7 @@ func TestToolsReportTemporalOutageAndRecoverWithoutRestart(t *testing.T) {
 	temporal := startTemporal(t, opts)
 	serve := startApp(t, app.Serve, app.Config{
 		Addr: "127.0.0.1:0", AuthToken: testToken, DataDir: t.TempDir(),
-		TemporalAddress: temporal.FrontendAddress(), MaxWait: 5 * time.Second,
+		TemporalAddress: temporal.FrontendAddress(), TemporalAPIKey: temporal.Secret(), MaxWait: 5 * time.Second,
 	})
 	c := newClient(t, serve.MCPURL)
 	// No worker: the job stays pending, which is all this test needs of it.

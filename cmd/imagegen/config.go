@@ -31,6 +31,12 @@ func bindConfig(fs *flag.FlagSet, getenv func(string) string, mode string) *app.
 	str(&c.TemporalUIURL, "temporal-ui-url", "TEMPORAL_UI_URL", "Temporal Web UI base URL, for job links")
 	if mode != "dev" {
 		str(&c.TemporalAddress, "temporal-address", "TEMPORAL_ADDRESS", "Temporal frontend host:port")
+		str(&c.TemporalTLSCert, "temporal-tls-cert", "TEMPORAL_TLS_CERT", "mTLS client certificate file for Temporal")
+		str(&c.TemporalTLSKey, "temporal-tls-key", "TEMPORAL_TLS_KEY", "private key file of that certificate")
+		str(&c.TemporalTLSCA, "temporal-tls-ca", "TEMPORAL_TLS_CA", "CA certificate file that signed Temporal's server certificate")
+		str(&c.TemporalTLSServerName, "temporal-tls-server-name", "TEMPORAL_TLS_SERVER_NAME", "server name to verify in Temporal's certificate")
+		str(&c.TemporalTLS, "temporal-tls", "TEMPORAL_TLS", "true or false: force TLS to Temporal on or off (default: automatic)")
+		c.TemporalAPIKey = getenv("TEMPORAL_API_KEY")
 	}
 	// Secrets and identifiers come from the environment only: flags show up in
 	// process listings.

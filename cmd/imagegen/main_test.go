@@ -61,12 +61,13 @@ func TestUnknownCommandsAndArgumentsAreRefused(t *testing.T) {
 func TestJobsCommands(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, err := app.Dev(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), UIPort: -1}, app.NewLogger(io.Discard, "text", "error"))
+	dataDir := t.TempDir()
+	a, err := app.Dev(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: dataDir, UIPort: -1}, app.NewLogger(io.Discard, "text", "error"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	jc, closeJC, err := app.JobsConfig(ctx, app.Config{TemporalAddress: a.TemporalAddress}, app.NewLogger(io.Discard, "text", "error"))
+	jc, closeJC, err := app.JobsConfig(ctx, app.Config{TemporalAddress: a.TemporalAddress, TemporalAPIKey: a.TemporalAPIKey()}, app.NewLogger(io.Discard, "text", "error"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,14 @@ func TestJobsCommands(t *testing.T) {
 	if _, done, err := jc.Wait(ctx, job.ID, time.Minute); err != nil || !done {
 		t.Fatalf("wait: done=%v err=%v", done, err)
 	}
-	getenv := env(map[string]string{"TEMPORAL_ADDRESS": a.TemporalAddress})
+	// Without credentials the embedded Temporal refuses the CLI.
+	var errOut bytes.Buffer
+	err = run(ctx, []string{"jobs", "list"}, env(map[string]string{"TEMPORAL_ADDRESS": a.TemporalAddress, "IMAGEGEN_DATA_DIR": t.TempDir()}), strings.NewReader(""), io.Discard, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "unauthorized") {
+		t.Errorf("jobs list without the dev secret: err = %v, want unauthorized", err)
+	}
+	// With the dev stack's data dir it finds the secret there.
+	getenv := env(map[string]string{"TEMPORAL_ADDRESS": a.TemporalAddress, "IMAGEGEN_DATA_DIR": dataDir})
 	cli := func(args ...string) (string, error) {
 		var out, errOut bytes.Buffer
 		err := run(ctx, append([]string{"jobs"}, args...), getenv, strings.NewReader(""), &out, &errOut)
