@@ -29,7 +29,7 @@ func TestEachModeAnnouncesWhatItServes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			a, err := tc.start(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), TemporalAddress: temporal}, app.NewLogger(io.Discard, "text", "error"))
+			a, err := tc.start(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), TemporalAddress: temporal, TemporalAPIKey: s.app.TemporalAPIKey()}, app.NewLogger(io.Discard, "text", "error"))
 			if err != nil {
 				t.Fatal(err)
 			}
