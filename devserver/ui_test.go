@@ -62,6 +62,13 @@ func TestWebUIRefusesReboundHostsAndForeignOrigins(t *testing.T) {
 	terminate := ui + "/api/v1/namespaces/" + ns + "/workflows/victim/terminate"
 	start := ui + "/api/v1/namespaces/" + ns + "/workflows/forged"
 	startBody := `{"workflowType":{"name":"x"},"taskQueue":{"name":"q"}}`
+	// Visibility is eventually consistent: wait until the job is listed.
+	for a := uiRequest(t, "GET", list, "", nil, ""); !strings.Contains(a.body, "victim"); a = uiRequest(t, "GET", list, "", nil, "") {
+		if ctx.Err() != nil {
+			t.Fatalf("the job never showed in the UI's list: %d %.200q", a.status, a.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	textPlain := map[string]string{"Content-Type": "text/plain"}
 	evilOrigin := map[string]string{"Content-Type": "text/plain", "Origin": "http://evil.example:" + port}
 
