@@ -449,7 +449,7 @@ func (a *App) provider(opts ProviderOptions) (p activities.Provider, name string
 		// OpenAI image must not come out of a preview worker.
 		a.log.Warn("OPENAI_API_KEY is set but unused: the preview provider renders every model, openai-image included, as a placeholder")
 	}
-	return preview.New(), ProviderPreview, true, nil
+	return preview.New(preview.Options{}), ProviderPreview, true, nil
 }
 
 // realProviders builds the Workers AI client and, when configured, the

@@ -17,6 +17,7 @@ import (
 	"image"
 	"image/png"
 	"strings"
+	"time"
 
 	"github.com/imagegen/imagegen"
 )
@@ -28,12 +29,31 @@ const (
 	Label = "PREVIEW - NOT AI"
 )
 
+// Options tune the renderer for rehearsals (see rehearse.go).
+type Options struct {
+	// Delay is how long each image takes, as if a model were drawing it
+	// (0: as fast as it renders; FLUX Schnell takes 7–10 s). A prompt's
+	// [delay:...] directive overrides it.
+	Delay time.Duration
+	// Sleep waits d or until ctx ends; nil uses a real timer (tests pass
+	// their own to stay off the clock).
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
 // Renderer draws placeholder images. The zero value is ready to use and is
 // safe for concurrent use.
-type Renderer struct{}
+type Renderer struct {
+	opts     Options
+	failures failures
+}
 
 // New returns a Renderer.
-func New() *Renderer { return &Renderer{} }
+func New(opts Options) *Renderer {
+	if opts.Sleep == nil {
+		opts.Sleep = sleep
+	}
+	return &Renderer{opts: opts}
+}
 
 // Generate validates the request like a real provider would and renders the
 // placeholder: req.Width x req.Height, DefaultSide for a side left unset. A
@@ -45,6 +65,24 @@ func (r *Renderer) Generate(ctx context.Context, req imagegen.Request) (imagegen
 	req = req.WithDefaults()
 	if err := req.Validate(); err != nil {
 		return imagegen.Image{}, err
+	}
+	p, err := parseDirectives(req.Prompt)
+	if err != nil {
+		return imagegen.Image{}, err
+	}
+	delay := r.opts.Delay
+	if p.hasDelay {
+		delay = p.delay
+	}
+	wait := r.opts.Sleep
+	if wait == nil {
+		wait = sleep
+	}
+	if err := wait(ctx, delay); err != nil {
+		return imagegen.Image{}, fmt.Errorf("preview: %w", err)
+	}
+	if p.fail != "" && r.failures.take(requestKey(req), p.failN) {
+		return imagegen.Image{}, simulatedError(p.fail, failDirective(req.Prompt))
 	}
 	w, h := req.Width, req.Height
 	if w == 0 {
