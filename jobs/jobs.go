@@ -164,6 +164,10 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 			workflows.ModelKey.ValueSet(req.Model),
 		),
 		Memo: map[string]any{workflows.MemoKey: rec},
+		// Temporal's user metadata: the Web UI's job list and job page show
+		// the prompt and the parameters instead of a bare UUID.
+		StaticSummary: Summary(req),
+		StaticDetails: Details(req, max(opts.N, 1)),
 		// A job id is used once while Temporal retains the job: a running or
 		// finished job under the same id (an idempotency key's) is an error
 		// we turn into "here is that job".
@@ -182,6 +186,45 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 	}
 	c.log.Info("job started", "job_id", id, "model", req.Model, "n", max(opts.N, 1))
 	return c.withLink(Job{ID: id, Status: workflows.StatusPending, Prompt: req.Prompt, Model: req.Model, CreatedAt: now, UpdatedAt: now}), false, nil
+}
+
+// maxSummary is how much of the prompt the Web UI's one-line summary shows.
+const maxSummary = 120
+
+// Summary is the one line the Temporal Web UI shows for a job: its prompt,
+// on one line, clipped.
+func Summary(req imagegen.Request) string {
+	s := strings.Join(strings.Fields(req.Prompt), " ")
+	if r := []rune(s); len(r) > maxSummary {
+		s = string(r[:maxSummary-1]) + "…"
+	}
+	return s
+}
+
+// Details is the Markdown the Temporal Web UI shows on a job's page: the
+// model and every parameter given.
+func Details(req imagegen.Request, n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**model** %s", req.Model)
+	if req.Width != 0 || req.Height != 0 {
+		fmt.Fprintf(&b, " · **size** %d×%d", req.Width, req.Height)
+	}
+	if req.Steps != 0 {
+		fmt.Fprintf(&b, " · **steps** %d", req.Steps)
+	}
+	if req.Seed != nil {
+		fmt.Fprintf(&b, " · **seed** %d", *req.Seed)
+	}
+	if req.Guidance != nil {
+		fmt.Fprintf(&b, " · **guidance** %g", *req.Guidance)
+	}
+	if n > 1 {
+		fmt.Fprintf(&b, " · **images** %d", n)
+	}
+	if req.NegativePrompt != "" {
+		fmt.Fprintf(&b, "\n\n**negative prompt** %s", req.NegativePrompt)
+	}
+	return b.String()
 }
 
 // ValidateIdempotencyKey checks a non-empty idempotency key.
