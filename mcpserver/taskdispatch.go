@@ -107,6 +107,12 @@ func (d *taskDispatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var p taskParams
 	if len(env.Params) > 0 && json.Unmarshal(env.Params, &p) != nil {
+		if strings.HasPrefix(env.Method, "tasks/") {
+			// Never mcp-go's: its own task code must not answer.
+			modern := mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion))
+			writeRPCError(w, modern, env.ID, &rpcError{Code: mcp.INVALID_PARAMS, Message: "invalid " + env.Method + " params: taskId must be a string"})
+			return
+		}
 		d.next.ServeHTTP(w, r)
 		return
 	}
@@ -181,6 +187,12 @@ func (d *taskDispatch) serveModern(w http.ResponseWriter, r *http.Request, env r
 	case "tasks/result", "tasks/list":
 		writeRPCError(w, true, env.ID, &rpcError{Code: mcp.METHOD_NOT_FOUND, Message: "Method not found: " + env.Method + " is not part of the 2026-07-28 Tasks extension (use tasks/get, or subscriptions/listen with notifications.taskIds)"})
 		return
+	default:
+		if strings.HasPrefix(env.Method, "tasks/") {
+			// The prefix is the extension's: never mcp-go's own task code.
+			writeRPCError(w, true, env.ID, &rpcError{Code: mcp.METHOD_NOT_FOUND, Message: "Method not found: " + env.Method + " (the Tasks extension has tasks/get, tasks/update and tasks/cancel)"})
+			return
+		}
 	case "subscriptions/listen":
 		if p.Notifies == nil || p.Notifies.TaskIDs == nil {
 			break // not about tasks: mcp-go's
@@ -263,6 +275,10 @@ func (d *taskDispatch) serveLegacy(w http.ResponseWriter, r *http.Request, env r
 		return
 	case "tasks/result":
 		d.taskResult(w, r, env, id)
+		return
+	}
+	if strings.HasPrefix(env.Method, "tasks/") {
+		writeRPCError(w, false, env.ID, &rpcError{Code: mcp.METHOD_NOT_FOUND, Message: "Method not found: " + env.Method + " (2025-11-25 tasks are tasks/get, tasks/result, tasks/list and tasks/cancel)"})
 		return
 	}
 	d.next.ServeHTTP(w, r)
