@@ -223,6 +223,17 @@ func TestViewerRetriesAFailedJob(t *testing.T) {
 	defer cancel()
 	b := startBrowser(t, ctx, chromium)
 
+	// A call the user stopped: the host says so instead of sending a result.
+	b.openWith(t, site.URL, sandboxURL, "generate_image_and_wait", map[string]any{"prompt": failing}, "light", "the user pressed stop")
+	b.hostEntry(t, "tool-cancelled")
+	b.waitFor(t, "the view to say the call was canceled", func() (string, bool) {
+		text := b.viewText(t)
+		return text, strings.Contains(text, "The tool call was canceled: the user pressed stop")
+	})
+	if n := fake.CallsForPrompt(failing); n != 0 {
+		t.Fatalf("a canceled call reached the provider %d times", n)
+	}
+
 	b.open(t, site.URL, sandboxURL, "generate_image_and_wait", map[string]any{"prompt": failing}, "light")
 	res := b.waitResult(t, "generate_image_and_wait")
 	job := res.Structured.Job
@@ -435,9 +446,19 @@ func startBrowser(t *testing.T, ctx context.Context, chromium string) *browser {
 
 func (b *browser) open(t *testing.T, site, sandbox, tool string, args map[string]any, theme string) {
 	t.Helper()
+	b.openWith(t, site, sandbox, tool, args, theme, "")
+}
+
+// openWith loads the host page for one tool call; a cancel reason makes the
+// host cancel the call instead of making it.
+func (b *browser) openWith(t *testing.T, site, sandbox, tool string, args map[string]any, theme, cancel string) {
+	t.Helper()
 	a, _ := json.Marshal(args)
 	q := url.Values{"tool": {tool}, "args": {string(a)}, "sandbox": {sandbox}, "theme": {theme},
 		"prompt": {fmt.Sprintf("%s %s", tool, a)}}
+	if cancel != "" {
+		q.Set("cancel", cancel)
+	}
 	if err := chromedp.Do(b.ctx, chromedp.Navigate(site+"/host.html?"+q.Encode())); err != nil {
 		t.Fatalf("open host page: %v", err)
 	}

@@ -4,7 +4,8 @@
 // resource through a sandbox proxy on another origin, as web hosts do.
 //
 // Query parameters: tool, args (JSON), sandbox (URL of sandbox.html on the
-// other origin), theme (light|dark), prompt (the user turn shown above).
+// other origin), theme (light|dark), prompt (the user turn shown above),
+// cancel (a reason: send ui/notifications/tool-cancelled instead of calling).
 // window.hostLog records what the view asked of the host, for the test.
 import { AppBridge, PostMessageTransport, getToolUiResourceUri } from "@modelcontextprotocol/ext-apps/app-bridge";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
@@ -73,6 +74,12 @@ async function main() {
     try {
       log.push({ method: "initialized", appInfo: bridge.getAppVersion() });
       await bridge.sendToolInput({ arguments: args });
+      if (q.get("cancel")) {
+        // The user stopped the call before the tool ran.
+        await bridge.sendToolCancelled({ reason: q.get("cancel") });
+        log.push({ method: "tool-cancelled" });
+        return;
+      }
       const result = await client.callTool({ name: toolName, arguments: args });
       log.push({ method: "tool-result", name: toolName, result });
       await bridge.sendToolResult(result);
