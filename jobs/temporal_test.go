@@ -28,7 +28,7 @@ import (
 // workflow and activities. Its provider and store let a test hold a job at a
 // stage or fail it, by prompt.
 type stack struct {
-	addr     string
+	srv      *devserver.Server
 	provider *heldProvider
 	store    *heldStore
 }
@@ -42,7 +42,9 @@ func startStack(t *testing.T) *stack {
 		t.Fatalf("start Temporal: %v", err)
 	}
 	t.Cleanup(func() { _ = srv.Stop() })
-	wc, err := client.DialContext(ctx, client.Options{HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: quietSDK()})
+	wopts := srv.ClientOptions()
+	wopts.Logger = quietSDK()
+	wc, err := client.DialContext(ctx, wopts)
 	if err != nil {
 		t.Fatalf("dial Temporal: %v", err)
 	}
@@ -52,7 +54,7 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{addr: srv.FrontendAddress(), provider: newHeldProvider(), store: &heldStore{Store: local, holds: map[string]chan struct{}{}}}
+	s := &stack{srv: srv, provider: newHeldProvider(), store: &heldStore{Store: local, holds: map[string]chan struct{}{}}}
 	staging, err := activities.OpenStaging(t.TempDir(), "jobs-test-store")
 	if err != nil {
 		t.Fatal(err)
@@ -75,10 +77,10 @@ func startStack(t *testing.T) *stack {
 // client returns a job client on its own connection, whose calls are counted.
 func (s *stack) client(t *testing.T, opts jobs.Options, rpcs *rpcLog) *jobs.Client {
 	t.Helper()
-	c, err := client.Dial(client.Options{
-		HostPort: s.addr, Logger: quietSDK(),
-		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(rpcs.intercept)}},
-	})
+	copts := s.srv.ClientOptions()
+	copts.Logger = quietSDK()
+	copts.ConnectionOptions.DialOptions = []grpc.DialOption{grpc.WithChainUnaryInterceptor(rpcs.intercept)}
+	c, err := client.Dial(copts)
 	if err != nil {
 		t.Fatalf("dial Temporal: %v", err)
 	}
