@@ -31,6 +31,7 @@ import (
 	"github.com/imagegen/imagegen/activities"
 	"github.com/imagegen/imagegen/devserver"
 	"github.com/imagegen/imagegen/gallery"
+	"github.com/imagegen/imagegen/internal/httpguard"
 	"github.com/imagegen/imagegen/internal/logging"
 	"github.com/imagegen/imagegen/internal/temporaladmin"
 	"github.com/imagegen/imagegen/jobs"
@@ -81,6 +82,19 @@ type HTTPOptions struct {
 	PublicURL string
 	// Middleware wraps every route (see ServerOptions.Middleware).
 	Middleware []Middleware
+	// AllowedHosts are the host names (IMAGEGEN_ALLOWED_HOSTS) the HTTP
+	// server answers to besides the loopback ones; set, every other Host is
+	// refused on every connection. PublicURL's host is always allowed.
+	AllowedHosts []string
+}
+
+// hostGuard is the Host allowlist of the HTTP server.
+func hostGuard(o HTTPOptions) httpguard.Guard {
+	g := httpguard.NewStrict(o.AllowedHosts...)
+	if o.PublicURL != "" {
+		g.Hosts = append(g.Hosts, httpguard.New(o.PublicURL).Hosts...)
+	}
+	return g
 }
 
 // TemporalOptions say how to reach Temporal.
@@ -344,7 +358,12 @@ func (a *App) listen(opts Options, servesMCP bool) (*Server, error) {
 			return nil, err
 		}
 	}
-	srv := NewServer(ServerOptions{Addr: opts.HTTP.Addr, Middleware: opts.HTTP.Middleware, Logger: a.log})
+	// The Host check comes first and covers every route (gallery, images,
+	// readyz, metrics and MCP alike): a DNS-rebound page learns nothing,
+	// not even whether a token is set.
+	guard := hostGuard(opts.HTTP)
+	mw := append([]Middleware{guard.Host}, opts.HTTP.Middleware...)
+	srv := NewServer(ServerOptions{Addr: opts.HTTP.Addr, Middleware: mw, Logger: a.log})
 	if err := srv.Listen(); err != nil {
 		return nil, err
 	}

@@ -25,9 +25,12 @@ type Config struct {
 	AuthToken string // IMAGEGEN_AUTH_TOKEN
 	DataDir   string // IMAGEGEN_DATA_DIR
 	PublicURL string // IMAGEGEN_PUBLIC_URL
-	Provider  string // IMAGEGEN_PROVIDER: workersai | preview | "" (auto)
-	LogFormat string // IMAGEGEN_LOG_FORMAT: text | json
-	LogLevel  string // IMAGEGEN_LOG_LEVEL: debug | info | warn | error
+	// AllowedHosts (IMAGEGEN_ALLOWED_HOSTS, comma-separated) are the names
+	// the HTTP server and the dev Web UI answer to besides loopback ones.
+	AllowedHosts []string
+	Provider     string // IMAGEGEN_PROVIDER: workersai | preview | "" (auto)
+	LogFormat    string // IMAGEGEN_LOG_FORMAT: text | json
+	LogLevel     string // IMAGEGEN_LOG_LEVEL: debug | info | warn | error
 
 	CloudflareAccountID string // CLOUDFLARE_ACCOUNT_ID
 	CloudflareAPIToken  string // CLOUDFLARE_API_TOKEN
@@ -177,12 +180,13 @@ func (c Config) Options(log *slog.Logger) (Options, error) {
 	o := Options{
 		Logger:  log,
 		DataDir: dataDir,
-		HTTP:    HTTPOptions{Addr: c.Addr, AuthToken: c.AuthToken, PublicURL: c.PublicURL},
+		HTTP:    HTTPOptions{Addr: c.Addr, AuthToken: c.AuthToken, PublicURL: c.PublicURL, AllowedHosts: c.AllowedHosts},
 		Temporal: TemporalOptions{
 			Address: c.TemporalAddress, Namespace: c.TemporalNamespace, UIURL: c.TemporalUIURL,
 			APIKey: c.TemporalAPIKey, TLSCert: c.TemporalTLSCert, TLSKey: c.TemporalTLSKey, TLSCA: c.TemporalTLSCA,
 			TLSServerName: c.TemporalTLSServerName, TLS: c.TemporalTLS,
-			SecretDir: filepath.Join(dataDir, devTemporalDir),
+			SecretDir:      filepath.Join(dataDir, devTemporalDir),
+			UIAllowedHosts: c.AllowedHosts,
 		},
 		Dev: DevOptions{Port: c.TemporalPort, UIPort: c.UIPort, Retention: c.Retention},
 		Provider: ProviderOptions{

@@ -89,7 +89,7 @@ func (s *Server) startUI(opts Options, port int) (err error) {
 
 	backend := &url.URL{Scheme: "http", Host: net.JoinHostPort(loopback, strconv.Itoa(backendPort))}
 	s.uiBackend = backend.Host
-	guard := httpguard.New(opts.UIAllowedHosts...)
+	guard := httpguard.NewStrict(opts.UIAllowedHosts...)
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(backend)

@@ -789,7 +789,7 @@ func checkAuth(t *testing.T, h *hostileStack) []string {
 
 // checkOriginAndHost: a browser page of another origin cannot drive the MCP
 // routes (Origin check), nor can a DNS-rebound name reach them on loopback
-// (mcp-go's Host check, behind the token).
+// (the server's Host check, in front of every route).
 func checkOriginAndHost(t *testing.T, h *hostileStack) []string {
 	list := `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`
 	_, port, _ := strings.Cut(h.app.Addr, ":")
@@ -830,11 +830,22 @@ func checkOriginAndHost(t *testing.T, h *hostileStack) []string {
 			}
 		})
 	}
-	t.Run("the token is checked before the host", func(t *testing.T) {
+	// The Host check guards the whole mux, so a rebound page cannot even
+	// learn that a token is required.
+	t.Run("the host is checked before the token", func(t *testing.T) {
 		a := h.send(t, "POST", "/mcp", strings.NewReader(list), map[string]string{"Content-Type": "application/json", "Host": "evil.example"})
-		if a.status != 401 {
-			t.Errorf("rebound host without a token: %d, want 401", a.status)
+		if a.status != 403 || strings.Contains(a.body, "token") {
+			t.Errorf("rebound host without a token: %d %.200q, want 403 without a word of the token", a.status, a.body)
 		}
 	})
+	for _, route := range []string{"/", "/login", "/readyz", "/metrics", "/images/", "/healthz"} {
+		t.Run("rebound host on "+route, func(t *testing.T) {
+			a := h.send(t, "GET", route, nil, map[string]string{"Host": "evil.example"})
+			bodies = append(bodies, a.body)
+			if a.status != 403 || !strings.Contains(a.body, "invalid Host header") {
+				t.Errorf("GET %s with a rebound host: %d %.200q, want 403 invalid Host header", route, a.status, a.body)
+			}
+		})
+	}
 	return bodies
 }

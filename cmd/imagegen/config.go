@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/imagegen/imagegen/app"
@@ -19,6 +20,11 @@ func bindConfig(fs *flag.FlagSet, getenv func(string) string, mode string) *app.
 	str(&c.Addr, "addr", "IMAGEGEN_ADDR", "HTTP listen address for /mcp, /sse, /healthz and images")
 	str(&c.DataDir, "data-dir", "IMAGEGEN_DATA_DIR", "data directory: Temporal database (dev), staged and local images")
 	str(&c.PublicURL, "public-url", "IMAGEGEN_PUBLIC_URL", "base URL written into local image URLs")
+	fs.Func("allowed-hosts", "comma-separated host names the HTTP server (and the dev Web UI) answer to besides localhost (IMAGEGEN_ALLOWED_HOSTS)", func(v string) error {
+		c.AllowedHosts = splitList(v)
+		return nil
+	})
+	c.AllowedHosts = splitList(getenv("IMAGEGEN_ALLOWED_HOSTS"))
 	str(&c.Provider, "provider", "IMAGEGEN_PROVIDER", "image provider: workersai or preview")
 	str(&c.LogFormat, "log-format", "IMAGEGEN_LOG_FORMAT", "log format: text or json")
 	str(&c.LogLevel, "log-level", "IMAGEGEN_LOG_LEVEL", "log level: debug, info, warn, error")
@@ -68,4 +74,15 @@ func parseConfig(mode string, args []string, getenv func(string) string) (app.Co
 		return app.Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	return c.Defaults(), nil
+}
+
+// splitList splits a comma-separated setting, dropping empty entries.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -23,6 +23,10 @@ import (
 // rebinding attacker controls the name, not the port.
 type Guard struct {
 	Hosts []string
+	// Strict checks Host on every connection; otherwise only on loopback
+	// ones (where rebinding strikes), so a service behind a load balancer
+	// keeps answering health checks addressed to its IP.
+	Strict bool
 }
 
 // New returns a Guard allowing the given extra host names. Entries may be
@@ -34,6 +38,14 @@ func New(hosts ...string) Guard {
 			g.Hosts = append(g.Hosts, h)
 		}
 	}
+	return g
+}
+
+// NewStrict is New with Strict set when any host is given: an operator who
+// lists the names of a service means those and no others.
+func NewStrict(hosts ...string) Guard {
+	g := New(hosts...)
+	g.Strict = len(g.Hosts) > 0
 	return g
 }
 
@@ -55,10 +67,9 @@ func (g Guard) HostAllowed(host string) bool {
 }
 
 // Host refuses requests whose Host header is not allowed, when they arrive
-// on a loopback connection (where rebinding strikes) or when extra hosts are
-// configured (then the service knows every name it answers to). A service
-// bound to a public address with no names configured accepts any Host, as
-// mcp-go's own check does.
+// on a loopback connection (where rebinding strikes) or when the guard is
+// strict. A service bound to a public address with a non-strict guard
+// accepts any Host there, as mcp-go's own check does.
 func (g Guard) Host(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g.enforced(r) && !g.HostAllowed(r.Host) {
@@ -71,7 +82,7 @@ func (g Guard) Host(next http.Handler) http.Handler {
 }
 
 func (g Guard) enforced(r *http.Request) bool {
-	if len(g.Hosts) > 0 {
+	if g.Strict {
 		return true
 	}
 	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
