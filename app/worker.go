@@ -29,7 +29,11 @@ type WorkerOptions struct {
 	StagingDir string
 	// Tuning is applied to both Temporal workers (concurrency, rate limits,
 	// pollers: see go.temporal.io/sdk/worker.Options). A zero
-	// WorkerStopTimeout means 15 s.
+	// WorkerStopTimeout means 15 s. TaskQueueActivitiesPerSecond applies
+	// to the shared queue only, where the only activity is the provider
+	// call: it is the provider rate limit, which the Temporal server holds
+	// for all workers of the queue together. Uploads on the staging queue
+	// are not provider calls and are not limited.
 	Tuning   worker.Options
 	Observer activities.Observer
 	Logger   *slog.Logger
@@ -74,7 +78,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		Images: w.opts.Store, Staging: staging, Logger: w.opts.Logger, Observer: w.opts.Observer,
 	}
 	for _, queue := range []string{workflows.TaskQueue, staging.Queue()} {
-		tw := worker.New(w.opts.Temporal, queue, w.opts.Tuning)
+		tuning := w.opts.Tuning
+		if queue != workflows.TaskQueue {
+			tuning.TaskQueueActivitiesPerSecond = 0
+		}
+		tw := worker.New(w.opts.Temporal, queue, tuning)
 		if queue == workflows.TaskQueue {
 			workflows.Register(tw)
 		}

@@ -393,14 +393,15 @@ type temporalServer struct {
 	t      testing.TB
 	bins   binaries
 	pg     *postgres
-	config string
-	addr   string // frontend gRPC host:port
+	env    map[string]string // settings of deploy/temporal/postgres.yaml
+	addr   string            // frontend gRPC host:port
 	proc   *proc
 	starts int
 }
 
 // startTemporal creates the schema with deploy/temporal/schema.sh and starts
-// the official server with deploy/dynamicconfig/imagegen.yaml.
+// the official server with deploy/temporal/postgres.yaml (and so with
+// deploy/dynamicconfig/imagegen.yaml) on the suite's ports.
 func startTemporal(t testing.TB, bins binaries, pg *postgres) *temporalServer {
 	t.Helper()
 	script := exec.Command("sh", repoFile(t, deploy.SchemaScript))
@@ -413,92 +414,29 @@ func startTemporal(t testing.TB, bins binaries, pg *postgres) *temporalServer {
 		t.Fatalf("%s: %v\n%s", deploy.SchemaScript, err, tail(string(out), 4000))
 	}
 
-	dir := t.TempDir()
-	ports := make([]int, 9)
-	for i := range ports {
-		ports[i] = freePort(t)
+	ts := &temporalServer{t: t, bins: bins, pg: pg, env: map[string]string{
+		"SQL_HOST": "127.0.0.1", "SQL_PORT": strconv.Itoa(pg.port), "SQL_USER": "temporal", "SQL_PASSWORD": "temporal",
+		"TEMPORAL_LOG_LEVEL":      "warn",
+		"TEMPORAL_DYNAMIC_CONFIG": repoFile(t, deploy.DynamicConfigFile),
+	}}
+	for _, name := range []string{
+		"FRONTEND_PORT", "FRONTEND_HTTP_PORT", "FRONTEND_MEMBERSHIP_PORT", "HISTORY_PORT", "HISTORY_MEMBERSHIP_PORT",
+		"MATCHING_PORT", "MATCHING_MEMBERSHIP_PORT", "WORKER_PORT", "WORKER_MEMBERSHIP_PORT",
+	} {
+		ts.env["TEMPORAL_"+name] = strconv.Itoa(freePort(t))
 	}
-	ts := &temporalServer{t: t, bins: bins, pg: pg, config: filepath.Join(dir, "config.yaml"), addr: fmt.Sprintf("127.0.0.1:%d", ports[0])}
-	cfg := fmt.Sprintf(serverConfig, pg.port, pg.port,
-		ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6], ports[7], ports[8],
-		ts.addr, repoFile(t, deploy.DynamicConfigFile))
-	if err := os.WriteFile(ts.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ts.addr = "127.0.0.1:" + ts.env["TEMPORAL_FRONTEND_PORT"]
 	ts.start()
 	return ts
 }
-
-// serverConfig is the module's config/development-postgres12.yaml with the
-// suite's ports, quieter logs, no archival, metrics or pprof listeners.
-const serverConfig = `log:
-  stdout: true
-  level: warn
-persistence:
-  defaultStore: default
-  visibilityStore: visibility
-  numHistoryShards: 4
-  datastores:
-    default:
-      sql:
-        pluginName: postgres12
-        databaseName: temporal
-        connectAddr: "127.0.0.1:%d"
-        connectProtocol: tcp
-        user: temporal
-        password: temporal
-        maxConns: 20
-        maxIdleConns: 20
-        maxConnLifetime: 1h
-    visibility:
-      sql:
-        pluginName: postgres12
-        databaseName: temporal_visibility
-        connectAddr: "127.0.0.1:%d"
-        connectProtocol: tcp
-        user: temporal
-        password: temporal
-        maxConns: 10
-        maxIdleConns: 10
-        maxConnLifetime: 1h
-global:
-  membership:
-    maxJoinDuration: 30s
-    broadcastAddress: 127.0.0.1
-services:
-  frontend:
-    rpc: {grpcPort: %d, membershipPort: %d, httpPort: %d, bindOnLocalHost: true}
-  matching:
-    rpc: {grpcPort: %d, membershipPort: %d, bindOnLocalHost: true}
-  history:
-    rpc: {grpcPort: %d, membershipPort: %d, bindOnLocalHost: true}
-  worker:
-    rpc: {grpcPort: %d, membershipPort: %d, bindOnLocalHost: true}
-clusterMetadata:
-  enableGlobalNamespace: false
-  failoverVersionIncrement: 10
-  masterClusterName: active
-  currentClusterName: active
-  clusterInformation:
-    active:
-      enabled: true
-      initialFailoverVersion: 1
-      rpcName: frontend
-      rpcAddress: "%s"
-dcRedirectionPolicy:
-  policy: noop
-dynamicConfigClient:
-  filepath: "%s"
-  pollInterval: 10s
-`
 
 // start runs the server and waits until its frontend answers health checks.
 func (ts *temporalServer) start() {
 	t := ts.t
 	t.Helper()
 	ts.starts++
-	cmd := exec.Command(ts.bins.temporal, "--config-file", ts.config, "--allow-no-auth", "start")
-	cmd.Env = hermeticEnv(nil)
+	cmd := exec.Command(ts.bins.temporal, "--config-file", repoFile(t, deploy.ServerConfigFile), "--allow-no-auth", "start")
+	cmd.Env = hermeticEnv(ts.env)
 	ts.proc = startProc(t, fmt.Sprintf("temporal server (start %d)", ts.starts), cmd)
 	deadline := time.Now().Add(3 * time.Minute)
 	for {

@@ -903,3 +903,25 @@ func TestImagegenHealthCheckProgramExistsInTheImage(t *testing.T) {
 		}
 	}
 }
+
+// The server config the cluster suite runs (and README's commands start)
+// uses the repository's dynamic config by default, and its default
+// membership ports fit the smallint Temporal stores them in.
+func TestServerConfigTemplateDefaults(t *testing.T) {
+	cfg := readFile(t, filepath.Join(repoRoot, ServerConfigFile))
+	if !strings.HasPrefix(cfg, "# enable-template\n") {
+		t.Errorf("%s does not start with \"# enable-template\": the server would not render its settings", ServerConfigFile)
+	}
+	if want := `(env "TEMPORAL_DYNAMIC_CONFIG")`; !strings.Contains(cfg, `default "`+DynamicConfigFile+`" `+want) {
+		t.Errorf("%s: dynamicConfigClient.filepath does not default to %s", ServerConfigFile, DynamicConfigFile)
+	}
+	ports := regexp.MustCompile(`membershipPort: \{\{ default "(\d+)"`).FindAllStringSubmatch(cfg, -1)
+	if len(ports) != 4 {
+		t.Fatalf("%s: %d membership ports with defaults, want 4 (frontend, matching, history, worker)", ServerConfigFile, len(ports))
+	}
+	for _, m := range ports {
+		if p, _ := strconv.Atoi(m[1]); p >= 32768 {
+			t.Errorf("%s: default membership port %d does not fit Temporal's smallint column", ServerConfigFile, p)
+		}
+	}
+}

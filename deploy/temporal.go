@@ -18,6 +18,9 @@ const (
 	// DynamicConfigFile is the Temporal dynamic config imagegen needs on a
 	// SQL-backed cluster; every setting in it carries its reason.
 	DynamicConfigFile = "deploy/dynamicconfig/imagegen.yaml"
+	// ServerConfigFile is a Temporal server config for PostgreSQL, a
+	// template over the environment (see the file), using DynamicConfigFile.
+	ServerConfigFile = "deploy/temporal/postgres.yaml"
 	// SchemaScript creates Temporal's databases and schemas with
 	// temporal-sql-tool (see the script for its environment).
 	SchemaScript = "deploy/temporal/schema.sh"

@@ -33,6 +33,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dataDir := fs.String("data-dir", "", "data directory for the benchmark's stack; must be empty or absent (default: a temporary directory, removed afterwards)")
 	clients := fs.String("clients", joinInts(def.Clients), "comma-separated numbers of concurrent MCP clients for the throughput scenario")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
+	temporal := fs.String("temporal", "", "Temporal frontend host:port of a cluster: measure serve with 1, 2 and 3 workers against it next to the dev stack (overhead with 1 client, throughput with --clients, default 10,50)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: imagegen bench [flags]\n\nStarts its own dev stack and measures wait latency (next to pollers), overhead,\nthroughput (next to a bare Temporal workflow), memory per waiter, history size\nand start-up. Takes a few minutes; --quick takes well under one.\n\n")
 		fs.PrintDefaults()
@@ -83,6 +84,29 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
+	if *temporal != "" {
+		cc := bench.DefaultClusterConfig()
+		cc.Address, cc.Jobs, cc.Progress, cc.Logger = *temporal, cfg.Jobs, cfg.Progress, cfg.Logger
+		if *quick {
+			cc.Jobs, cc.Workers = 5, []int{1, 2}
+		}
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "clients" {
+				cc.Clients = cfg.Clients
+			}
+		})
+		rep, err := bench.RunCluster(ctx, cc)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "bench: done in %s\n", time.Since(start).Round(time.Second))
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rep)
+		}
+		return rep.WriteTable(stdout)
+	}
 	rep, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return err
