@@ -49,13 +49,29 @@ func (s serverLogger) Fatal(msg string, tags ...tag.Tag)  { s.emit(slog.LevelErr
 // reach the same filtered destination instead of bypassing the level.
 func (s serverLogger) SLog() *slog.Logger { return s.log }
 
-// httpAPIOff is the warning every start logs because the frontend's HTTP
-// API is deliberately off.
-const httpAPIOff = "HTTP API port has not been set."
+// noise lists server warnings that say nothing an operator of the embedded
+// server can act on, by prefix:
+//   - the HTTP API is deliberately off, and every start says so;
+//   - the Web UI asks for history pages larger than the server's fixed
+//     threshold whenever someone opens a job page; the server just serves a
+//     smaller page (the threshold is a constant, not dynamic config).
+var noise = []string{
+	"HTTP API port has not been set.",
+	"GetHistory page size is larger than threshold",
+}
+
+func isNoise(msg string) bool {
+	for _, prefix := range noise {
+		if strings.HasPrefix(msg, prefix) {
+			return true
+		}
+	}
+	return false
+}
 
 func (s serverLogger) emit(level slog.Level, msg string, tags []tag.Tag) {
 	ctx := context.Background()
-	if !s.log.Enabled(ctx, level) || strings.HasPrefix(msg, httpAPIOff) {
+	if !s.log.Enabled(ctx, level) || isNoise(msg) {
 		return
 	}
 	attrs := make([]slog.Attr, 0, len(tags)+1)
