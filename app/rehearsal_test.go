@@ -67,6 +67,9 @@ func TestFailureAndCancelCanBeTriedOffline(t *testing.T) {
 	if res.IsError || out["job"].(map[string]any)["status"] != "completed" {
 		t.Fatalf("retried job: %v, want completed", out)
 	}
+	if created := out["job"].(map[string]any)["created_at"]; created != failed["created_at"] {
+		t.Errorf("created_at moved from %v to %v with the retry; it is when the job was first started", failed["created_at"], created)
+	}
 	runs, err := s.app.Temporal().ListWorkflow(context.Background(), listRuns(id))
 	if err != nil || len(runs.GetExecutions()) != 2 {
 		t.Fatalf("runs of the retried job: %d (%v), want 2: the failed run and the retry", len(runs.GetExecutions()), err)

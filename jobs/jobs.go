@@ -163,7 +163,10 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 			workflows.StatusKey.ValueSet(string(workflows.StatusPending)),
 			workflows.ModelKey.ValueSet(req.Model),
 		),
-		Memo: map[string]any{workflows.MemoKey: rec},
+		// createdMemoKey is written once, here, and never upserted: a retry
+		// (a reset) starts a new run from this start event, so the job's
+		// creation time survives it while the run's StartTime does not.
+		Memo: map[string]any{workflows.MemoKey: rec, createdMemoKey: now},
 		// Temporal's user metadata: the Web UI's job list and job page show
 		// the prompt and the parameters instead of a bare UUID.
 		StaticSummary: Summary(req),
@@ -463,7 +466,7 @@ func (c *Client) fromInfo(info *workflowpb.WorkflowExecutionInfo) Job {
 		Model:     rec.Request.Model,
 		Error:     rec.Error,
 		ErrorKind: rec.ErrorKind,
-		CreatedAt: info.GetStartTime().AsTime(),
+		CreatedAt: createdAt(c, info),
 		UpdatedAt: rec.UpdatedAt,
 		Result:    rec.Result,
 	}
@@ -484,6 +487,22 @@ func (c *Client) fromInfo(info *workflowpb.WorkflowExecutionInfo) Job {
 		job.UpdatedAt = job.CreatedAt
 	}
 	return c.withLink(job)
+}
+
+// createdMemoKey is the memo field holding when the job was first started.
+const createdMemoKey = "created_at"
+
+// createdAt is when the job was first started: its creation memo, or, for
+// jobs started before that memo existed, the current run's start time (which
+// a retry moves).
+func createdAt(c *Client, info *workflowpb.WorkflowExecutionInfo) time.Time {
+	if p := info.GetMemo().GetFields()[createdMemoKey]; p != nil {
+		var t time.Time
+		if err := c.dc.FromPayload(p, &t); err == nil && !t.IsZero() {
+			return t
+		}
+	}
+	return info.GetStartTime().AsTime()
 }
 
 // reconcile trusts Temporal's execution status over the recorded one for
