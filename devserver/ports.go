@@ -175,3 +175,20 @@ func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return !errors.Is(err, fs.ErrNotExist)
 }
+
+// RememberedUI returns the Web UI address ("http://127.0.0.1:PORT") of the
+// server whose files are in dataDir, when that server's remembered frontend
+// port is the one in frontendAddr and it ran a UI; "" otherwise. Operator
+// commands use it to link jobs to the UI of an `imagegen dev` on non-default
+// ports.
+func RememberedUI(dataDir, frontendAddr string) string {
+	_, port, err := net.SplitHostPort(frontendAddr)
+	if err != nil {
+		return ""
+	}
+	p := loadPorts(dataDir)
+	if p.UI == 0 || strconv.Itoa(p.Frontend) != port {
+		return ""
+	}
+	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(p.UI))
+}

@@ -33,6 +33,11 @@ func runJobs(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprint(stderr, jobsUsage)
 		return errors.New("jobs: no subcommand given")
 	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		_, err := fmt.Fprint(stdout, jobsUsage)
+		return err
+	}
 	sub, rest := args[0], args[1:]
 	fs := flag.NewFlagSet("imagegen jobs "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -60,8 +65,13 @@ func runJobs(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	}
 	c := cfg.Defaults()
-	if c.TemporalUIURL == "" && c.TemporalAddress == "127.0.0.1:7233" {
-		c.TemporalUIURL = "http://127.0.0.1:8233" // imagegen dev's default UI
+	if c.TemporalUIURL == "" {
+		// The UI of an `imagegen dev` on this data dir, on whatever ports
+		// it runs; else dev's default UI next to dev's default frontend.
+		c.TemporalUIURL = app.DevUIURL(c.DataDir, c.TemporalAddress)
+		if c.TemporalUIURL == "" && c.TemporalAddress == "127.0.0.1:7233" {
+			c.TemporalUIURL = "http://127.0.0.1:8233"
+		}
 	}
 	log := app.NewLogger(stderr, c.LogFormat, "warn")
 	client, closeClient, err := app.JobsConfig(ctx, c, log)
@@ -71,6 +81,14 @@ func runJobs(ctx context.Context, args []string, getenv func(string) string, std
 	defer closeClient()
 	out := printer{w: stdout, json: *asJSON}
 
+	// notFound says where the job was looked for: the usual cause is a CLI
+	// pointed at another Temporal than the service's.
+	notFound := func(err error) error {
+		if errors.Is(err, jobs.ErrNotFound) {
+			return fmt.Errorf("job %s not found in Temporal at %s, namespace %q: check TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE (or --temporal-address), or the job is older than the namespace's retention", id, c.TemporalAddress, c.TemporalNamespace)
+		}
+		return err
+	}
 	needID := func() error {
 		if id == "" {
 			return fmt.Errorf("jobs %s: give a JOB_ID", sub)
@@ -90,7 +108,7 @@ func runJobs(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		job, err := client.Get(ctx, id)
 		if err != nil {
-			return err
+			return notFound(err)
 		}
 		return out.job(job)
 	case "cancel":
@@ -99,7 +117,7 @@ func runJobs(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		job, err := client.Cancel(ctx, id)
 		if err != nil {
-			return err
+			return notFound(err)
 		}
 		return out.message(job, "cancel requested for "+id)
 	case "retry":
@@ -125,9 +143,9 @@ func runJobs(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		job, err := client.Retry(ctx, id, "imagegen jobs retry")
 		if err != nil {
-			return err
+			return notFound(err)
 		}
-		return out.message(job, "retrying "+id+" (same job id; the failed run stays in its history)")
+		return out.message(job, "retrying "+id+" under the same job id; the earlier run stays in its history (the Temporal UI lists both runs)")
 	default:
 		fmt.Fprint(stderr, jobsUsage)
 		return fmt.Errorf("jobs: unknown subcommand %q", sub)

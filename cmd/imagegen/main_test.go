@@ -47,6 +47,18 @@ func TestSecretsAreNotFlags(t *testing.T) {
 	}
 }
 
+func TestJobsHelpIsNotAnError(t *testing.T) {
+	for _, args := range [][]string{{"jobs", "-h"}, {"jobs", "--help"}, {"jobs", "help"}} {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), args, env(nil), strings.NewReader(""), &out, &errOut); err != nil {
+			t.Errorf("imagegen %v: %v", args, err)
+		}
+		if !strings.HasPrefix(out.String(), "Usage:") {
+			t.Errorf("imagegen %v printed %q to stdout, want the usage", args, out.String())
+		}
+	}
+}
+
 func TestUnknownCommandsAndArgumentsAreRefused(t *testing.T) {
 	for _, args := range [][]string{{}, {"launch"}, {"serve", "extra"}, {"jobs"}, {"jobs", "frobnicate"}} {
 		var out, errOut bytes.Buffer
@@ -62,7 +74,9 @@ func TestJobsCommands(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dataDir := t.TempDir()
-	a, err := app.Dev(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: dataDir, UIPort: -1}, app.NewLogger(io.Discard, "text", "error"))
+	// UIPort 0: the UI on a free (non-default) port, which `jobs show` must
+	// still link to.
+	a, err := app.Dev(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: dataDir, UIPort: 0}, app.NewLogger(io.Discard, "text", "error"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +133,13 @@ func TestJobsCommands(t *testing.T) {
 	out, err = cli("show", job.ID)
 	if err != nil || !regexp.MustCompile(`(?m)^status +completed$`).MatchString(out) || !strings.Contains(out, "/images/") {
 		t.Errorf("show: %v\n%s", err, out)
+	}
+	if link := a.UIURL + "/namespaces/default/workflows/" + job.ID; a.UIURL == "" || !regexp.MustCompile(`(?m)^temporal ui +` + regexp.QuoteMeta(link) + `$`).MatchString(out) {
+		t.Errorf("show does not link the job in the dev UI at %q:\n%s", a.UIURL, out)
+	}
+	missing := "00000000-0000-4000-8000-000000000000"
+	if _, err := cli("show", missing); err == nil || !strings.Contains(err.Error(), "not found in Temporal at "+a.TemporalAddress) {
+		t.Errorf("show of an unknown job: %v, want the Temporal address it searched", err)
 	}
 	out, err = cli("show", job.ID, "--json")
 	var shown jobs.Job
