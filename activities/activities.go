@@ -29,7 +29,8 @@ import (
 // it with a worker; workflows call its methods through a nil *Activities.
 type Activities struct {
 	Provider Provider
-	Images   Store
+	// ImageStore keeps the stored images (S3/R2 or a local directory).
+	ImageStore Store
 	// ProviderName is reported in results ("workersai", "preview").
 	ProviderName string
 	// Placeholder marks images that are not AI-generated (the preview provider).
@@ -157,13 +158,13 @@ func (a *Activities) Store(ctx context.Context, in StoreInput) (Stored, error) {
 			"the generated image was damaged before it could be stored", ErrTypeStagedImageLost, nil)
 	}
 	start := time.Now()
-	err = a.Images.Put(ctx, in.Key, data, in.Staged.ContentType)
+	err = a.ImageStore.Put(ctx, in.Key, data, in.Staged.ContentType)
 	a.observe(func(o Observer) { o.StoreCall(time.Since(start), err) })
 	if err != nil {
 		log.Warn("upload failed", "error", err)
 		return Stored{}, toActivityError(ctx, fmt.Errorf("upload %s: %w", in.Key, err))
 	}
-	url, err := a.Images.URL(ctx, in.Key)
+	url, err := a.ImageStore.URL(ctx, in.Key)
 	if err != nil {
 		return Stored{}, toActivityError(ctx, fmt.Errorf("url for %s: %w", in.Key, err))
 	}
@@ -205,7 +206,7 @@ func (a *Activities) storeThumbnail(ctx context.Context, log *slog.Logger, key s
 		return ""
 	}
 	tk := ThumbnailKey(key)
-	if err := a.Images.Put(ctx, tk, thumb, "image/jpeg"); err != nil {
+	if err := a.ImageStore.Put(ctx, tk, thumb, "image/jpeg"); err != nil {
 		log.Warn("thumbnail upload failed", "error", err)
 		return ""
 	}

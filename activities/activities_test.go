@@ -110,7 +110,7 @@ func newFixture(t *testing.T, opts ...worker.Options) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{provider: &provider{}, store: newStore(), dir: dir}
-	f.acts = &activities.Activities{Provider: f.provider, Images: f.store, ProviderName: "fallback", Staging: staging,
+	f.acts = &activities.Activities{Provider: f.provider, ImageStore: f.store, ProviderName: "fallback", Staging: staging,
 		HeartbeatEvery: 10 * time.Millisecond}
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))

@@ -499,7 +499,7 @@ func (a *App) jobsClient(opts Options) *jobs.Client {
 func (a *App) mcpServer(opts Options, images imageReader) *mcpserver.Server {
 	return mcpserver.New(mcpserver.Options{
 		Jobs: a.jobsClient(opts), Logger: a.log, Version: Version, MaxWait: opts.MaxWait,
-		Placeholder: opts.Provider.Name == ProviderPreview, Observer: a.metrics, Images: images,
+		Placeholder: opts.Provider.Name == ProviderPreview, Observer: a.metrics, ImageReader: images,
 		ImageOrigins: a.imageOrigins(images),
 	})
 }

@@ -59,7 +59,7 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acts := &activities.Activities{Provider: s.provider, Images: s.store, ProviderName: "test", Staging: staging, HeartbeatEvery: time.Second}
+	acts := &activities.Activities{Provider: s.provider, ImageStore: s.store, ProviderName: "test", Staging: staging, HeartbeatEvery: time.Second}
 	for _, queue := range []string{workflows.TaskQueue, staging.Queue()} {
 		w := worker.New(wc, queue, worker.Options{})
 		if queue == workflows.TaskQueue {

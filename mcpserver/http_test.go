@@ -19,7 +19,7 @@ import (
 	"github.com/imagegen/imagegen/workflows"
 )
 
-func httpServer(t *testing.T, j mcpserver.Jobs, opts mcpserver.HTTPOptions) *httptest.Server {
+func httpServer(t *testing.T, j mcpserver.JobService, opts mcpserver.HTTPOptions) *httptest.Server {
 	t.Helper()
 	s := mcpserver.New(mcpserver.Options{Jobs: j, Version: "test"})
 	h := s.NewHTTP(opts)

@@ -40,8 +40,8 @@ func imagesOf(job jobs.Job) []workflows.Image {
 func (s *Server) imageContent(ctx context.Context, job jobs.Job) []mcp.Content {
 	var out []mcp.Content
 	for i, img := range imagesOf(job) {
-		if s.opts.Images != nil && img.ThumbnailKey != "" {
-			if data, ct, err := s.opts.Images.Get(ctx, img.ThumbnailKey); err == nil {
+		if s.opts.ImageReader != nil && img.ThumbnailKey != "" {
+			if data, ct, err := s.opts.ImageReader.Get(ctx, img.ThumbnailKey); err == nil {
 				out = append(out, mcp.NewImageContent(base64.StdEncoding.EncodeToString(data), ct))
 			} else {
 				s.log.WarnContext(ctx, "thumbnail unreadable", "job_id", job.ID, "key", img.ThumbnailKey, "error", err)
@@ -86,10 +86,10 @@ func (s *Server) registerResources() {
 			return nil, fmt.Errorf("image %s: job %s has no such image (status %s)", req.Params.URI, id, job.Status)
 		}
 		img := imgs[index]
-		if s.opts.Images == nil || img.SizeBytes > maxResourceBytes {
+		if s.opts.ImageReader == nil || img.SizeBytes > maxResourceBytes {
 			return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/uri-list", Text: img.URL}}, nil
 		}
-		data, ct, err := s.opts.Images.Get(ctx, img.Key)
+		data, ct, err := s.opts.ImageReader.Get(ctx, img.Key)
 		if err != nil {
 			s.log.ErrorContext(ctx, "image unreadable", "job_id", id, "key", img.Key, "error", err)
 			return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/uri-list", Text: img.URL}}, nil

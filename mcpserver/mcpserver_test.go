@@ -103,7 +103,7 @@ func (f *fakeJobs) calls() (starts, lists int) {
 	return len(f.started), len(f.lists)
 }
 
-func inProcess(t *testing.T, j mcpserver.Jobs) *client.Client {
+func inProcess(t *testing.T, j mcpserver.JobService) *client.Client {
 	t.Helper()
 	s := mcpserver.New(mcpserver.Options{Jobs: j, Version: "test"})
 	c, err := client.NewInProcessClient(s.MCP())

@@ -15,8 +15,9 @@ import (
 	"github.com/imagegen/imagegen/jobs"
 )
 
-// Jobs is what the tools need from the job layer (jobs.Client in production).
-type Jobs interface {
+// JobService is what the tools need from the job layer (jobs.Client in
+// production).
+type JobService interface {
 	StartWith(ctx context.Context, req imagegen.Request, opts jobs.StartOptions) (jobs.Job, bool, error)
 	Get(ctx context.Context, id string) (jobs.Job, error)
 	Wait(ctx context.Context, id string, timeout time.Duration) (jobs.Job, bool, error)
@@ -33,7 +34,7 @@ const MaxWait = 60 * time.Second
 
 // Options configures the MCP server.
 type Options struct {
-	Jobs    Jobs
+	Jobs    JobService
 	Logger  *slog.Logger
 	Version string
 	// MaxWait overrides MaxWait (tests use a short one); 0 = MaxWait.
@@ -43,9 +44,9 @@ type Options struct {
 	Placeholder bool
 	// Observer, if set, records tool calls and waiters (metrics.Metrics).
 	Observer Observer
-	// Images, if set, reads thumbnails and images for tool results and
+	// ImageReader, if set, reads thumbnails and images for tool results and
 	// resources; without it results carry links only.
-	Images ImageReader
+	ImageReader ImageReader
 	// ImageOrigins are the origins image URLs point at (the server's own for
 	// local images, the R2 public base or presign host otherwise): the MCP
 	// Apps viewer's Content-Security-Policy allows images from exactly these.
@@ -62,7 +63,7 @@ type Observer interface {
 // Server is the MCP server with its tools registered.
 type Server struct {
 	mcp     *server.MCPServer
-	jobs    Jobs
+	jobs    JobService
 	log     *slog.Logger
 	maxWait time.Duration
 	opts    Options

@@ -166,7 +166,7 @@ func (f *taskJobs) cancelled() []string {
 
 const taskToken = "task-test-token"
 
-func taskServer(t *testing.T, j mcpserver.Jobs) *httptest.Server {
+func taskServer(t *testing.T, j mcpserver.JobService) *httptest.Server {
 	t.Helper()
 	return httpServer(t, j, mcpserver.HTTPOptions{AuthToken: taskToken})
 }

@@ -244,7 +244,7 @@ func TestFailedJobMessageIsExact(t *testing.T) {
 			env := s.NewTestWorkflowEnvironment()
 			env.SetWorkerOptions(noisyMachine)
 			env.RegisterWorkflowWithOptions(workflows.GenerateImage, workflowOpts())
-			env.RegisterActivity(&activities.Activities{Provider: providers.NewRouter(routes), Images: store, ProviderName: "test", Staging: staging})
+			env.RegisterActivity(&activities.Activities{Provider: providers.NewRouter(routes), ImageStore: store, ProviderName: "test", Staging: staging})
 			env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil)
 			var details []activities.FailureDetails
 			env.SetOnActivityCompletedListener(func(info *activityInfo, _ encodedValue, err error) {

@@ -142,7 +142,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	h.env.SetWorkerOptions(noisyMachine)
 	h.env.RegisterWorkflowWithOptions(workflows.GenerateImage, workflowOpts())
-	h.env.RegisterActivity(&activities.Activities{Provider: h.provider, Images: h.store, ProviderName: "fake", Staging: staging})
+	h.env.RegisterActivity(&activities.Activities{Provider: h.provider, ImageStore: h.store, ProviderName: "fake", Staging: staging})
 	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		sa := args.Get(0).(temporal.SearchAttributes)
 		if v, ok := sa.GetKeyword(workflows.StatusKey); ok {

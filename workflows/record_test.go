@@ -232,7 +232,7 @@ func startWorkers(t *testing.T, c client.Client, p activities.Provider, withStor
 		t.Fatal(err)
 	}
 	r := &recordWorkers{c: c, stagingDir: dir, acts: &activities.Activities{
-		Provider: p, Images: newMemStore(), ProviderName: "workersai", Staging: staging, HeartbeatEvery: 200 * time.Millisecond,
+		Provider: p, ImageStore: newMemStore(), ProviderName: "workersai", Staging: staging, HeartbeatEvery: 200 * time.Millisecond,
 	}}
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	workflows.Register(w)
