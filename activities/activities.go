@@ -112,7 +112,11 @@ func (a *Activities) Generate(ctx context.Context, in GenerateInput) (Staged, er
 	stop()
 	a.observe(func(o Observer) { o.ProviderCall(in.Request.Model, elapsed, err) })
 	if err != nil {
-		log.Warn("provider call failed", "error", err, "elapsed", elapsed)
+		if ctx.Err() != nil && workerStopping(ctx) {
+			log.Info("provider call interrupted by shutdown; Temporal runs it again", "elapsed", elapsed)
+		} else {
+			log.Warn("provider call failed", "error", err, "elapsed", elapsed)
+		}
 		return Staged{}, toActivityError(ctx, err)
 	}
 	staged := Staged{
@@ -234,6 +238,13 @@ type FailureDetails struct {
 // carries credentials.
 func toActivityError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
+		if workerStopping(ctx) {
+			// A normal shutdown, not a fault: benign, so the SDK does not
+			// log it as an error, and retryable, so Temporal runs the call
+			// again (here after a restart, or on another worker).
+			return temporal.NewApplicationErrorWithOptions("the worker shut down during the call; Temporal runs it again",
+				ErrTypeWorkerShutdown, temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign})
+		}
 		return ctx.Err()
 	}
 	var e *imagegen.Error
@@ -251,6 +262,20 @@ func toActivityError(ctx context.Context, err error) error {
 		NonRetryable: !e.Kind.Retryable(),
 		Details:      []any{d},
 	})
+}
+
+// ErrTypeWorkerShutdown is the error type of an attempt cut short because
+// its worker is shutting down. It is retryable.
+const ErrTypeWorkerShutdown = "worker_shutdown"
+
+// workerStopping reports whether the activity's worker has begun to stop.
+func workerStopping(ctx context.Context) bool {
+	select {
+	case <-activity.GetWorkerStopChannel(ctx):
+		return true
+	default:
+		return false
+	}
 }
 
 // heartbeat reports liveness while a long provider call runs, so that a dead

@@ -406,3 +406,31 @@ func TestGenerateHeartbeatsAndStopsWhenCanceled(t *testing.T) {
 		t.Errorf("a canceled generation staged %v", got)
 	}
 }
+
+// A worker shutting down cuts the provider call short: that is a benign,
+// retryable interruption (the SDK logs it at debug, not as an error), not a
+// provider failure and not a cancellation of the job.
+func TestGenerateInterruptedByWorkerShutdownIsBenignAndRetryable(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := newFixture(t, worker.Options{BackgroundActivityContext: ctx})
+	f.provider.block, f.provider.started = true, make(chan struct{})
+	stopCh := make(chan struct{})
+	f.env.SetWorkerStopChannel(stopCh)
+	go func() {
+		<-f.provider.started
+		close(stopCh) // the worker begins to stop...
+		cancel()      // ...and its stop timeout ends the call
+	}()
+	_, err := f.generate(t, request)
+	var ae *temporal.ApplicationError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error = %v, want an application error", err)
+	}
+	if ae.Type() != activities.ErrTypeWorkerShutdown || ae.NonRetryable() || ae.Category() != temporal.ApplicationErrorCategoryBenign {
+		t.Errorf("type %q nonRetryable %v category %v, want a benign retryable %s", ae.Type(), ae.NonRetryable(), ae.Category(), activities.ErrTypeWorkerShutdown)
+	}
+	if got := stagedFiles(t, f.dir); len(got) != 0 {
+		t.Errorf("an interrupted generation staged %v", got)
+	}
+}

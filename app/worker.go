@@ -106,6 +106,11 @@ func (w *Worker) Queues() []string {
 // Close stops polling; in-flight activities get Tuning.WorkerStopTimeout to
 // finish, otherwise Temporal retries them elsewhere.
 func (w *Worker) Close() error {
+	if len(w.workers) > 0 {
+		w.opts.Logger.Info("stopping the worker: running provider calls and uploads get up to "+w.opts.Tuning.WorkerStopTimeout.String()+
+			" to finish; Temporal runs any unfinished one again, after a restart here or on another worker",
+			"stop_timeout", w.opts.Tuning.WorkerStopTimeout)
+	}
 	for _, tw := range w.workers {
 		tw.Stop()
 	}
