@@ -73,6 +73,22 @@ func savePorts(dataDir string, p ports) error {
 	return nil
 }
 
+// PortInUseError reports that a port the caller asked for explicitly (the
+// frontend's or the UI's) cannot be bound.
+type PortInUseError struct {
+	// Service is "frontend" or "ui".
+	Service string
+	Host    string
+	Port    int
+	Err     error
+}
+
+func (e *PortInUseError) Error() string {
+	return fmt.Sprintf("%s port %d on %s is not available: %v", e.Service, e.Port, e.Host, e.Err)
+}
+
+func (e *PortInUseError) Unwrap() error { return e.Err }
+
 // portPicker hands out free ports. It keeps every probe listener open until
 // released, so ports picked in one go are distinct (the kernel may otherwise
 // return the same ephemeral port twice) and nobody else takes them before the
@@ -96,7 +112,7 @@ func (pp *portPicker) pick(host string, want int, strict bool) (int, error) {
 				return want, nil
 			}
 			if strict {
-				return 0, fmt.Errorf("port %d on %s is not available: %w", want, host, err)
+				return 0, &PortInUseError{Port: want, Host: host, Err: err}
 			}
 		} else if strict {
 			return 0, fmt.Errorf("port %d is used twice", want)
@@ -135,6 +151,7 @@ func choosePorts(pp *portPicker, opts Options, remembered ports) (ports, error) 
 	)
 	if opts.Port > 0 {
 		p.Frontend, err = pp.pick(opts.Host, opts.Port, true)
+		setService(err, "frontend")
 	} else {
 		p.Frontend, err = pp.pick(opts.Host, remembered.Frontend, false)
 	}
@@ -159,6 +176,7 @@ func choosePorts(pp *portPicker, opts Options, remembered ports) (ports, error) 
 	switch {
 	case opts.UIPort > 0:
 		p.UI, err = pp.pick(opts.Host, opts.UIPort, true)
+		setService(err, "ui")
 	case opts.UIPort == 0:
 		p.UI, err = pp.pick(opts.Host, remembered.UI, false)
 	}
@@ -166,6 +184,14 @@ func choosePorts(pp *portPicker, opts Options, remembered ports) (ports, error) 
 		return ports{}, fmt.Errorf("ui: %w", err)
 	}
 	return p, nil
+}
+
+// setService names the service of a PortInUseError.
+func setService(err error, service string) {
+	var pe *PortInUseError
+	if errors.As(err, &pe) {
+		pe.Service = service
+	}
 }
 
 // fileExists reports whether path exists; errors other than "not found"

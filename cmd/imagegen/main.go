@@ -14,6 +14,7 @@ import (
 
 	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/devserver"
 )
 
 const usage = `imagegen: image generation for AI assistants, over MCP, on Temporal.
@@ -84,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		a, err = app.Work(ctx, cfg, log)
 	}
 	if err != nil {
-		return err
+		return portAdvice(err)
 	}
 	// The ready line names what this process really serves.
 	log.Info("imagegen ready", append([]any{"mode", mode}, a.Serves()...)...)
@@ -95,4 +96,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		log.Error("http server stopped", "error", err)
 	}
 	return a.Close()
+}
+
+// portAdvice turns a busy port of the embedded Temporal or its UI into a
+// sentence naming the flag that moves it.
+func portAdvice(err error) error {
+	var pe *devserver.PortInUseError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Service {
+	case "frontend":
+		return fmt.Errorf("port %d for the embedded Temporal is in use (is another imagegen dev or a Temporal server running?): choose another with --temporal-port N, or --temporal-port 0 for a free one", pe.Port)
+	case "ui":
+		return fmt.Errorf("port %d for the Temporal Web UI is in use (is another imagegen dev running?): choose another with --ui-port N, --ui-port 0 for a free one, or --ui-port -1 for no UI", pe.Port)
+	}
+	return err
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,7 +136,7 @@ func TestJobsCommands(t *testing.T) {
 	if err != nil || !regexp.MustCompile(`(?m)^status +completed$`).MatchString(out) || !strings.Contains(out, "/images/") {
 		t.Errorf("show: %v\n%s", err, out)
 	}
-	if link := a.UIURL + "/namespaces/default/workflows/" + job.ID; a.UIURL == "" || !regexp.MustCompile(`(?m)^temporal ui +` + regexp.QuoteMeta(link) + `$`).MatchString(out) {
+	if link := a.UIURL + "/namespaces/default/workflows/" + job.ID; a.UIURL == "" || !regexp.MustCompile(`(?m)^temporal ui +`+regexp.QuoteMeta(link)+`$`).MatchString(out) {
 		t.Errorf("show does not link the job in the dev UI at %q:\n%s", a.UIURL, out)
 	}
 	missing := "00000000-0000-4000-8000-000000000000"
@@ -157,5 +159,33 @@ func TestJobsCommands(t *testing.T) {
 	}
 	if _, err := cli("show", "../../etc/passwd"); err == nil || !strings.Contains(err.Error(), "not a job id") {
 		t.Errorf("show of a bad id: %v", err)
+	}
+}
+
+// A busy port of the embedded Temporal or its UI is named with the flag that
+// moves it, not as a bare bind error.
+func TestDevPortClashNamesTheFlag(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--temporal-port", port, "--ui-port", "-1"}, "--temporal-port"},
+		{[]string{"--temporal-port", "0", "--ui-port", port}, "--ui-port"},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			args := append([]string{"dev", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)
+			err := run(ctx, args, env(nil), strings.NewReader(""), io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), "port "+port) || !strings.Contains(err.Error(), tc.flag+" N") {
+				t.Fatalf("dev with port %s busy: %v, want the port and %s named", port, err, tc.flag)
+			}
+		})
 	}
 }
