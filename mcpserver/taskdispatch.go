@@ -209,6 +209,10 @@ func (d *taskDispatch) serveModern(w http.ResponseWriter, r *http.Request, env r
 			writeRPCError(w, true, env.ID, &rpcError{Code: mcp.INVALID_REQUEST, Message: "subscriptions/listen requires a request id"})
 			return
 		}
+		if len(p.Notifies.TaskIDs) > maxListenTasks {
+			writeRPCError(w, true, env.ID, &rpcError{Code: mcp.INVALID_PARAMS, Message: "subscriptions/listen takes at most " + strconv.Itoa(maxListenTasks) + " taskIds: open another subscription for the rest"})
+			return
+		}
 		d.listen(w, r, env, p.Notifies.TaskIDs)
 		return
 	}
@@ -463,6 +467,10 @@ func (s *sseWriter) keepAlive(ctx context.Context) (stop func()) {
 }
 
 const sseKeepAlive = 25 * time.Second
+
+// maxListenTasks bounds one subscription: each task id costs a lookup and a
+// blocked waiter.
+const maxListenTasks = 100
 
 // listen serves subscriptions/listen for tasks: the acknowledgement names
 // the task ids that exist; then each task's DetailedTask is pushed as

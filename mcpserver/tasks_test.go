@@ -424,6 +424,7 @@ func TestTaskProtocolErrors(t *testing.T) {
 		{"protocol version header disagrees with _meta", withHeaders(modernCall("tasks/get", true, map[string]any{"taskId": id}), map[string]string{"Mcp-Protocol-Version": "2099-01-01"}), -32020, 400},
 		{"task id that is not a string", rpcCall{method: "tasks/get", params: map[string]any{"taskId": 5}, modern: true, name: "5"}, -32602, 400},
 		{"2025-11-25 task id that is not a string", legacyCall("tasks/result", map[string]any{"taskId": []int{1}}), -32602, 200},
+		{"subscription to too many tasks", modernCall("subscriptions/listen", true, map[string]any{"notifications": map[string]any{"taskIds": manyIDs(101)}}), -32602, 400},
 		{"unknown tasks/ method", modernCall("tasks/delete", true, map[string]any{"taskId": id}), -32601, 404},
 		{"2025-11-25 has no tasks/update", legacyCall("tasks/update", map[string]any{"taskId": id}), -32601, 200},
 		{"2025-11-25 cancel of a finished task", legacyCall("tasks/cancel", map[string]any{"taskId": f.add(workflows.StatusCompleted)}), -32602, 200},
@@ -451,6 +452,14 @@ func TestTaskProtocolErrors(t *testing.T) {
 	if r := modernCall("tasks/get", false, map[string]any{"taskId": id}).do(t, srv.URL); r.last()["error"].(map[string]any)["data"] == nil {
 		t.Errorf("-32021 must name the missing capability: %s", r.raw)
 	}
+}
+
+func manyIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("00000000-0000-4000-8000-%012d", 500000+i)
+	}
+	return ids
 }
 
 func TestClientWithoutTheExtensionNeverGetsATask(t *testing.T) {
