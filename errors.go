@@ -3,7 +3,6 @@ package imagegen
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 )
 
@@ -101,32 +100,6 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
-
-// KindForHTTPStatus classifies an HTTP API's failure by status alone, the
-// fallback when the answer carried no error code a provider client knows. An
-// unknown 4xx is a non-retryable input error (the same request would be
-// refused again); redirects are not followed for a POST, so a base URL that
-// redirects is set up wrong.
-func KindForHTTPStatus(status int) ErrorKind {
-	switch {
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return KindUnauthorized
-	case status == http.StatusNotFound:
-		return KindUnknownModel
-	case status == http.StatusRequestTimeout:
-		return KindTimeout
-	case status == http.StatusTooManyRequests:
-		return KindCapacity
-	case status >= 500:
-		return KindUpstream
-	case status >= 400:
-		return KindInvalidInput
-	case status >= 300:
-		return KindMisconfigured
-	default:
-		return KindUpstream
-	}
-}
 
 // KindOf returns the kind of the first *Error in err's chain, or "" if none.
 func KindOf(err error) ErrorKind {

@@ -2,9 +2,10 @@
 // generation requests, generated images and the error kinds that decide
 // whether a failed provider call is worth retrying.
 //
-// It imports nothing from the rest of the module, so the workflow, the
-// activities, the MCP layer and each provider package can all depend on it
-// without depending on each other.
+// It imports only the standard library, so the workflow, the activities,
+// the MCP layer and each provider package can all depend on it without
+// depending on each other. The HTTP side the provider clients share lives in
+// internal/providerkit.
 package imagegen
 
 import (

@@ -13,16 +13,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/internal/providerkit"
 )
 
 // Provider is the models table's Provider value for the rows this client serves.
@@ -59,22 +56,20 @@ type Config struct {
 
 // Client calls an OpenAI-compatible images API. It is safe for concurrent use.
 type Client struct {
-	key      string
 	base     *url.URL // the API root, to tell same-origin image URLs from others
 	endpoint string
 	model    string
-	http     *http.Client
-	maxBody  int64
+	kit      providerkit.Client
 }
 
 // New checks the configuration and returns a client. Errors name the missing
 // or malformed setting and never include the key.
 func New(cfg Config) (*Client, error) {
-	key, err := imagegen.CheckSecret("API key", cfg.APIKey)
+	key, err := providerkit.CheckSecret("API key", cfg.APIKey)
 	if err != nil {
 		return nil, fmt.Errorf("openai: %w", err)
 	}
-	base, u, err := imagegen.ParseAPIBase(cfg.BaseURL, DefaultBaseURL)
+	base, u, err := providerkit.ParseAPIBase(cfg.BaseURL, DefaultBaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("openai: %w", err)
 	}
@@ -87,44 +82,19 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = defaultHTTPClient()
+		hc = providerkit.NewHTTPClient(Provider)
 	}
 	maxBody := cfg.MaxResponseBytes
 	if maxBody <= 0 {
 		maxBody = DefaultMaxResponseBytes
 	}
-	return &Client{key: key, base: u, endpoint: base + "/images/generations", model: model, http: hc, maxBody: maxBody}, nil
+	return &Client{base: u, endpoint: base + "/images/generations", model: model, kit: providerkit.Client{
+		HTTP: hc, Secret: key, UserAgent: "imagegen-openai", MaxBody: maxBody, Service: service(),
+	}}, nil
 }
 
 // Endpoint is the URL generations are posted to (for logs; it holds no secret).
 func (c *Client) Endpoint() string { return c.endpoint }
-
-// defaultHTTPClient bounds each phase the context deadline alone would let
-// drag on: connecting, the TLS handshake and waiting for headers (sized to
-// the slowest model of this provider). Redirects are not followed: a POST
-// must not be replayed elsewhere, and an image URL must not lead off the
-// API's host.
-func defaultHTTPClient() *http.Client {
-	slowest := time.Minute
-	for _, m := range imagegen.Models() {
-		if m.Provider == Provider {
-			slowest = max(slowest, m.Timeout)
-		}
-	}
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: slowest + 10*time.Second,
-			ExpectContinueTimeout: time.Second,
-			IdleConnTimeout:       90 * time.Second,
-			MaxIdleConnsPerHost:   16,
-			ForceAttemptHTTP2:     true,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
 
 // generationRequest is the whole body: servers differ in the optional fields
 // they know, and some refuse unknown ones, so nothing else is ever sent.
@@ -172,14 +142,11 @@ func (c *Client) Generate(ctx context.Context, req imagegen.Request) (imagegen.I
 		return imagegen.Image{}, &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: "request does not encode as JSON", Err: err}
 	}
 
-	if _, has := ctx.Deadline(); !has && m.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, m.Timeout)
-		defer cancel()
-	}
+	ctx, cancel := providerkit.WithModelTimeout(ctx, m)
+	defer cancel()
 	img, err := c.generate(ctx, payload)
 	if err != nil {
-		return imagegen.Image{}, c.finish(m, body.Model, err)
+		return imagegen.Image{}, c.kit.Finish(fmt.Sprintf("%s (%s)", m.Name, body.Model), err)
 	}
 	return img, nil
 }
@@ -190,11 +157,12 @@ func (c *Client) generate(ctx context.Context, payload []byte) (imagegen.Image, 
 		return imagegen.Image{}, &imagegen.Error{Kind: imagegen.KindMisconfigured, Message: "cannot build the request URL", Err: err}
 	}
 	hreq.Header.Set("Content-Type", "application/json")
-	status, contentType, data, err := c.do(ctx, hreq)
+	res, err := c.kit.Do(ctx, hreq)
 	if err != nil {
 		return imagegen.Image{}, err
 	}
-	ans, err := decodeAnswer(status, contentType, data)
+	status := res.Status
+	ans, err := decodeAnswer(res.Status, res.ContentType, res.Body)
 	if err != nil {
 		return imagegen.Image{}, err
 	}
@@ -203,7 +171,7 @@ func (c *Client) generate(ctx context.Context, payload []byte) (imagegen.Image, 
 			return imagegen.Image{}, err
 		}
 	}
-	kind, err := imagegen.CheckImage(ans.data)
+	kind, err := providerkit.CheckImage(ans.data)
 	if err != nil {
 		return imagegen.Image{}, badResponse(status, "%v", err)
 	}
@@ -221,24 +189,24 @@ func (c *Client) download(ctx context.Context, raw string) ([]byte, error) {
 		return nil, &imagegen.Error{Kind: imagegen.KindMisconfigured,
 			Message: fmt.Sprintf("the server answered with an image URL outside its own origin (%s); only base64 answers "+
 				"(response_format b64_json) or URLs on %s://%s are accepted: point OPENAI_BASE_URL at a server that answers base64",
-				imagegen.RemoteText(originOf(raw), 80), c.base.Scheme, c.base.Host)}
+				providerkit.RemoteText(originOf(raw), 80), c.base.Scheme, c.base.Host)}
 	}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, badResponse(0, "the image URL is unusable: %v", err)
 	}
-	status, _, data, err := c.do(ctx, hreq)
+	res, err := c.kit.Do(ctx, hreq)
 	if err != nil {
 		return nil, err
 	}
-	if status != http.StatusOK {
+	if status := res.Status; status != http.StatusOK {
 		e := badResponse(status, "downloading the image from the answer's URL failed (HTTP %d)", status)
 		if status >= 500 {
 			e.Kind = imagegen.KindUpstream
 		}
 		return nil, e
 	}
-	return data, nil
+	return res.Body, nil
 }
 
 // originOf names only the scheme and host of a URL for messages: its path
@@ -248,44 +216,4 @@ func originOf(raw string) string {
 		return u.Scheme + "://" + u.Host
 	}
 	return raw
-}
-
-// do sends a request with the key and reads the whole answer, up to the cap.
-func (c *Client) do(ctx context.Context, hreq *http.Request) (status int, contentType string, data []byte, err error) {
-	hreq.Header.Set("Authorization", "Bearer "+c.key)
-	hreq.Header.Set("User-Agent", "imagegen-openai")
-	resp, err := c.http.Do(hreq)
-	if err != nil {
-		return 0, "", nil, imagegen.TransportError(ctx, "the images API", "the request failed", err, c.key)
-	}
-	defer resp.Body.Close()
-	data, err = io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
-	if err != nil {
-		return 0, "", nil, imagegen.TransportError(ctx, "the images API", fmt.Sprintf("reading the answer failed after %d bytes (HTTP %d)", len(data), resp.StatusCode), err, c.key)
-	}
-	if int64(len(data)) > c.maxBody {
-		return 0, "", nil, badResponse(resp.StatusCode, "larger than the %d-byte limit", c.maxBody)
-	}
-	contentType = resp.Header.Get("Content-Type")
-	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(contentType)), "image/") {
-		// Remote text ends up in error messages: scrub the key before the
-		// decoder clips it, so that no fragment of it can survive.
-		data = bytes.ReplaceAll(data, []byte(c.key), []byte("[redacted]"))
-	}
-	return resp.StatusCode, contentType, data, nil
-}
-
-// finish names the model in the message and removes the key from any text
-// that came from elsewhere (a gateway could echo request headers).
-func (c *Client) finish(m imagegen.Model, sent string, err error) error {
-	var e *imagegen.Error
-	if !errors.As(err, &e) {
-		return &imagegen.Error{Kind: imagegen.KindUpstream, Message: c.redact(m.Name + ": " + err.Error()), Err: err}
-	}
-	e.Message = c.redact(fmt.Sprintf("%s (%s): %s", m.Name, sent, e.Message))
-	return e
-}
-
-func (c *Client) redact(s string) string {
-	return strings.ReplaceAll(s, c.key, "[redacted]")
 }

@@ -11,15 +11,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/internal/providerkit"
 )
+
+// Provider is the models table's Provider value for the rows this client serves.
+const Provider = "workersai"
 
 // DefaultBaseURL is the Cloudflare API; AI Gateway users set their gateway's
 // workers-ai URL instead.
@@ -47,10 +48,8 @@ type Config struct {
 
 // Client calls Workers AI. It is safe for concurrent use.
 type Client struct {
-	token    string
 	endpoint string // URL prefix the provider model id is appended to
-	http     *http.Client
-	maxBody  int64
+	kit      providerkit.Client
 }
 
 // New checks the configuration and returns a client. Errors name the missing
@@ -63,11 +62,11 @@ func New(cfg Config) (*Client, error) {
 	if strings.ContainsAny(account, "/?#") {
 		return nil, errors.New("workersai: account ID must not contain '/', '?' or '#'")
 	}
-	token, err := imagegen.CheckSecret("API token", cfg.APIToken)
+	token, err := providerkit.CheckSecret("API token", cfg.APIToken)
 	if err != nil {
 		return nil, fmt.Errorf("workersai: %w", err)
 	}
-	base, u, err := imagegen.ParseAPIBase(cfg.BaseURL, DefaultBaseURL)
+	base, u, err := providerkit.ParseAPIBase(cfg.BaseURL, DefaultBaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("workersai: %w", err)
 	}
@@ -77,35 +76,11 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = defaultHTTPClient()
+		hc = providerkit.NewHTTPClient(Provider)
 	}
-	return &Client{token: token, endpoint: endpoint, http: hc, maxBody: DefaultMaxResponseBytes}, nil
-}
-
-// defaultHTTPClient bounds each phase that the context deadline alone would
-// let drag on: connecting, the TLS handshake and waiting for headers (sized to
-// the slowest model). Redirects are not followed: a POST must not be replayed
-// elsewhere, and a redirecting endpoint is a misconfiguration worth seeing.
-func defaultHTTPClient() *http.Client {
-	var slowest time.Duration
-	for _, m := range imagegen.Models() {
-		if m.Provider == "workersai" {
-			slowest = max(slowest, m.Timeout)
-		}
-	}
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: slowest + 10*time.Second,
-			ExpectContinueTimeout: time.Second,
-			IdleConnTimeout:       90 * time.Second,
-			MaxIdleConnsPerHost:   16,
-			ForceAttemptHTTP2:     true,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return &Client{endpoint: endpoint, kit: providerkit.Client{
+		HTTP: hc, Secret: token, UserAgent: "imagegen-workersai", MaxBody: DefaultMaxResponseBytes, Service: service(),
+	}}, nil
 }
 
 // Generate runs one text-to-image request. The context's deadline bounds the
@@ -122,7 +97,7 @@ func (c *Client) Generate(ctx context.Context, req imagegen.Request) (imagegen.I
 			Message: fmt.Sprintf("unknown model %q: use one of %s", req.Model, strings.Join(imagegen.ModelNames(), ", "))}
 	}
 	wire, ok := WireFor(m.ProviderModel)
-	if m.Provider != "workersai" || !ok {
+	if m.Provider != Provider || !ok {
 		return imagegen.Image{}, &imagegen.Error{Kind: imagegen.KindUnknownModel,
 			Message: fmt.Sprintf("model %s (%s) is not served by the Workers AI client", m.Name, m.ProviderModel)}
 	}
@@ -130,16 +105,11 @@ func (c *Client) Generate(ctx context.Context, req imagegen.Request) (imagegen.I
 	if err != nil {
 		return imagegen.Image{}, err
 	}
-
-	if _, has := ctx.Deadline(); !has && m.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, m.Timeout)
-		defer cancel()
-	}
-
+	ctx, cancel := providerkit.WithModelTimeout(ctx, m)
+	defer cancel()
 	img, err := c.post(ctx, m, contentType, payload)
 	if err != nil {
-		return imagegen.Image{}, c.finish(m, err)
+		return imagegen.Image{}, c.kit.Finish(m.Name, err)
 	}
 	return img, nil
 }
@@ -150,44 +120,10 @@ func (c *Client) post(ctx context.Context, m imagegen.Model, contentType string,
 	if err != nil {
 		return imagegen.Image{}, &imagegen.Error{Kind: imagegen.KindMisconfigured, Message: "cannot build the request URL", Err: err}
 	}
-	hreq.Header.Set("Authorization", "Bearer "+c.token)
 	hreq.Header.Set("Content-Type", contentType)
-	hreq.Header.Set("User-Agent", "imagegen-workersai")
-
-	resp, err := c.http.Do(hreq)
+	ans, err := c.kit.Do(ctx, hreq)
 	if err != nil {
-		return imagegen.Image{}, imagegen.TransportError(ctx, "Workers AI", "the request failed", err, c.token)
+		return imagegen.Image{}, err
 	}
-	defer resp.Body.Close()
-
-	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
-	if err != nil {
-		return imagegen.Image{}, imagegen.TransportError(ctx, "Workers AI", fmt.Sprintf("reading the answer failed after %d bytes (HTTP %d)", len(data), resp.StatusCode), err, c.token)
-	}
-	if int64(len(data)) > c.maxBody {
-		return imagegen.Image{}, &imagegen.Error{Kind: imagegen.KindBadResponse, Status: resp.StatusCode,
-			Message: fmt.Sprintf("Workers AI returned an unusable answer: larger than the %d-byte limit", c.maxBody)}
-	}
-	answerType := resp.Header.Get("Content-Type")
-	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(answerType)), "image/") {
-		// Remote text ends up in error messages: scrub the token before the
-		// decoder clips it, so that no fragment of it can survive.
-		data = bytes.ReplaceAll(data, []byte(c.token), []byte("[redacted]"))
-	}
-	return decodeResponse(resp.StatusCode, answerType, data)
-}
-
-// finish names the model in the message and removes the token from any text
-// that came from elsewhere (a gateway could echo request headers).
-func (c *Client) finish(m imagegen.Model, err error) error {
-	var e *imagegen.Error
-	if !errors.As(err, &e) {
-		return &imagegen.Error{Kind: imagegen.KindUpstream, Message: m.Name + ": " + c.redact(err.Error()), Err: err}
-	}
-	e.Message = c.redact(m.Name + ": " + e.Message)
-	return e
-}
-
-func (c *Client) redact(s string) string {
-	return strings.ReplaceAll(s, c.token, "[redacted]")
+	return decodeResponse(ans.Status, ans.ContentType, ans.Body)
 }

@@ -275,14 +275,14 @@ func TestGenerateRejectsUnusableAnswers(t *testing.T) {
 func TestGenerateRejectsOversizeAnswer(t *testing.T) {
 	big := append(encodePNG(t, 8, 8), make([]byte, 4096)...)
 	c := newTestClient(t, reply(http.StatusOK, "image/png", big))
-	c.maxBody = 1024
+	c.kit.MaxBody = 1024
 	_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"})
 	e := requireKind(t, err, imagegen.KindBadResponse)
 	if !strings.Contains(e.Message, "limit") {
 		t.Errorf("message %q should say the limit was exceeded", e.Message)
 	}
-	if c2, _ := New(Config{AccountID: "a", APIToken: "t"}); c2.maxBody != 32<<20 {
-		t.Errorf("default cap = %d, want 32 MiB", c2.maxBody)
+	if c2, _ := New(Config{AccountID: "a", APIToken: "t"}); c2.kit.MaxBody != 32<<20 {
+		t.Errorf("default cap = %d, want 32 MiB", c2.kit.MaxBody)
 	}
 }
 

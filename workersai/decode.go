@@ -1,22 +1,26 @@
 package workersai
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"mime"
-	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/internal/providerkit"
 )
 
-const (
-	// maxMessageLen bounds provider-supplied text in our errors: it comes from
-	// the remote, ends up in tool results and logs, and must stay readable.
-	maxMessageLen = 300
-)
+// service names Workers AI in error messages.
+func service() providerkit.Service {
+	return providerkit.Service{
+		Name:        "Workers AI",
+		Credentials: "the account ID or API token",
+		BaseURL:     "the base URL",
+		Quota:       "the daily Workers AI free allocation is used up",
+		Capacity:    "is out of capacity for this model",
+		Timeout:     "inference timed out",
+	}
+}
 
 // envelope is the Cloudflare API v4 JSON wrapper around results and errors.
 type envelope struct {
@@ -54,10 +58,7 @@ func (c *apiCode) UnmarshalJSON(b []byte) error {
 // fuzzed. A success is only returned for bytes that fully decode as an image,
 // named by their magic bytes rather than by what the provider claimed.
 func decodeResponse(status int, contentType string, body []byte) (imagegen.Image, error) {
-	mediaType, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		mediaType = strings.ToLower(strings.TrimSpace(contentType))
-	}
+	mediaType := providerkit.MediaType(contentType)
 	isJSON := mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
 
 	if status < 200 || status > 299 {
@@ -65,7 +66,7 @@ func decodeResponse(status int, contentType string, body []byte) (imagegen.Image
 		if isJSON && json.Unmarshal(body, &env) == nil {
 			return imagegen.Image{}, classify(status, env.Errors)
 		}
-		return imagegen.Image{}, classify(status, []apiMessage{{Message: textSnippet(mediaType, body)}})
+		return imagegen.Image{}, classify(status, []apiMessage{{Message: providerkit.TextSnippet(mediaType, body)}})
 	}
 
 	var data []byte
@@ -86,40 +87,23 @@ func decodeResponse(status int, contentType string, body []byte) (imagegen.Image
 		if err := json.Unmarshal(env.Result, &result); err != nil || result.Image == "" {
 			return imagegen.Image{}, badResponse(status, "the JSON answer has no result.image")
 		}
-		data, err = decodeBase64(result.Image)
+		var err error
+		data, err = providerkit.DecodeBase64(result.Image)
 		if err != nil {
 			return imagegen.Image{}, badResponse(status, "result.image is not valid base64: %v", err)
 		}
 	case strings.HasPrefix(mediaType, "image/"):
 		data = body
 	default:
-		return imagegen.Image{}, badResponse(status, "unexpected content type %q (want application/json or image/*)", clip(contentType, 80))
+		return imagegen.Image{}, badResponse(status, "unexpected content type %q (want application/json or image/*)", providerkit.RemoteText(contentType, 80))
 	}
 
-	kind, err := checkImage(data)
+	kind, err := providerkit.CheckImage(data)
 	if err != nil {
 		return imagegen.Image{}, badResponse(status, "%v", err)
 	}
 	return imagegen.Image{Data: data, ContentType: kind}, nil
 }
-
-// decodeBase64 accepts padded and unpadded standard base64, the two forms
-// seen from JSON-returning image models.
-func decodeBase64(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err == nil {
-		return b, nil
-	}
-	if b2, err2 := base64.RawStdEncoding.DecodeString(s); err2 == nil {
-		return b2, nil
-	}
-	return nil, err
-}
-
-// checkImage names and fully decodes the image; the check is shared with
-// the other providers (see imagegen.CheckImage).
-func checkImage(data []byte) (string, error) { return imagegen.CheckImage(data) }
 
 // classify maps a Workers AI failure to an error kind: by the envelope's error
 // code first (it is the precise signal), then by the quota wording, then by
@@ -142,21 +126,17 @@ func classify(status int, errs []apiMessage) *imagegen.Error {
 			break
 		}
 	}
-	provider := clip(strings.Join(msgs, "; "), maxMessageLen)
+	provider := providerkit.RemoteText(strings.Join(msgs, "; "), providerkit.MaxMessageLen)
 
 	kind, ok := kindForCode(code)
 	if !ok && strings.Contains(strings.ToLower(provider), "daily free allocation") {
 		kind, ok = imagegen.KindQuotaExceeded, true
 	}
 	if !ok {
-		kind = imagegen.KindForHTTPStatus(status)
+		kind = providerkit.KindForStatus(status)
 	}
 
-	msg := summary(kind, status)
-	if provider != "" {
-		msg += ". Workers AI said: " + provider
-	}
-	return &imagegen.Error{Kind: kind, Code: code, Status: status, Message: msg}
+	return &imagegen.Error{Kind: kind, Code: code, Status: status, Message: service().Said(service().Summary(kind, status), provider)}
 }
 
 func kindForCode(code int) (imagegen.ErrorKind, bool) {
@@ -178,46 +158,6 @@ func kindForCode(code int) (imagegen.ErrorKind, bool) {
 	}
 }
 
-// summary is the human part of the message: what happened. What to do about
-// it is the kind's advice (imagegen.ErrorKind.Explain), added once when a job
-// fails.
-func summary(kind imagegen.ErrorKind, status int) string {
-	switch kind {
-	case imagegen.KindInvalidInput:
-		return fmt.Sprintf("Workers AI rejected the request (HTTP %d)", status)
-	case imagegen.KindUnknownModel:
-		if status == http.StatusNotFound {
-			return "Workers AI does not know this model, or the base URL is wrong (HTTP 404)"
-		}
-		return fmt.Sprintf("Workers AI does not know this model (HTTP %d)", status)
-	case imagegen.KindUnauthorized:
-		return fmt.Sprintf("Workers AI refused the account ID or API token (HTTP %d)", status)
-	case imagegen.KindQuotaExceeded:
-		return "the daily Workers AI free allocation is used up"
-	case imagegen.KindCapacity:
-		return fmt.Sprintf("Workers AI is out of capacity for this model (HTTP %d)", status)
-	case imagegen.KindTimeout:
-		return fmt.Sprintf("Workers AI inference timed out (HTTP %d)", status)
-	case imagegen.KindMisconfigured:
-		return fmt.Sprintf("Workers AI answered with a redirect (HTTP %d), so the base URL is wrong", status)
-	default:
-		return fmt.Sprintf("Workers AI failed (HTTP %d)", status)
-	}
-}
-
 func badResponse(status int, format string, args ...any) *imagegen.Error {
-	return &imagegen.Error{Kind: imagegen.KindBadResponse, Status: status,
-		Message: "Workers AI returned an unusable answer: " + clip(fmt.Sprintf(format, args...), maxMessageLen)}
+	return service().BadResponse(status, format, args...)
 }
-
-// textSnippet keeps the start of a plain-text error body (gateways send
-// those); HTML and binary bodies say nothing useful and are dropped.
-func textSnippet(mediaType string, body []byte) string {
-	if mediaType != "text/plain" {
-		return ""
-	}
-	return clip(string(body), maxMessageLen)
-}
-
-// clip makes remote text safe to embed (see imagegen.RemoteText).
-func clip(s string, n int) string { return imagegen.RemoteText(s, n) }

@@ -349,7 +349,7 @@ func publicName(providerModel string) string {
 // model id: the fake serves exactly the models the client does.
 func served(providerModel string) (imagegen.Model, workersai.Wire, bool) {
 	for _, m := range imagegen.Models() {
-		if m.Provider == "workersai" && m.ProviderModel == providerModel {
+		if m.Provider == workersai.Provider && m.ProviderModel == providerModel {
 			wire, ok := workersai.WireFor(providerModel)
 			return m, wire, ok
 		}

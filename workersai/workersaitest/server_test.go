@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/internal/providerkit"
 	"github.com/imagegen/imagegen/workersai"
 )
 
@@ -240,7 +241,7 @@ func TestServerOnAnswerReportsEachSuccessfulAnswer(t *testing.T) {
 func TestServerImagesDecode(t *testing.T) {
 	f, _ := newFake(t)
 	for _, data := range [][]byte{f.jpeg, f.png} {
-		if _, err := imagegen.CheckImage(bytes.Clone(data)); err != nil {
+		if _, err := providerkit.CheckImage(bytes.Clone(data)); err != nil {
 			t.Errorf("fake image does not decode: %v", err)
 		}
 	}
@@ -273,7 +274,7 @@ func TestServerScriptsFailuresPerPrompt(t *testing.T) {
 func TestServerRawAnswersExpressFaultsBeyondTheEnvelope(t *testing.T) {
 	f, c := newFake(t)
 	png := f.Image("sdxl-lightning")
-	if got, err := imagegen.CheckImage(bytes.Clone(png)); err != nil || got != "image/png" {
+	if got, err := providerkit.CheckImage(bytes.Clone(png)); err != nil || got != "image/png" {
 		t.Fatalf("Image(sdxl-lightning) = %s, %v; want a whole PNG", got, err)
 	}
 	if f.Image("no-such-model") != nil {

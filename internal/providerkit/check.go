@@ -1,9 +1,13 @@
-package imagegen
+// Package providerkit holds the HTTP-client pieces every provider client
+// shares: configuration checks (secrets, base URLs), the default HTTP client,
+// one request/answer exchange with its size cap and secret scrubbing, the
+// classification of HTTP statuses and transport faults into imagegen error
+// kinds, and the wording of the resulting messages. Each provider package
+// keeps only what is its own: endpoints, wire formats and error codes.
+package providerkit
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -14,6 +18,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/image/webp"
+
+	"github.com/imagegen/imagegen"
 )
 
 // MaxImagePixels bounds the dimensions an image header may claim before it is
@@ -31,7 +37,7 @@ func CheckImage(data []byte) (contentType string, err error) {
 	if len(data) == 0 {
 		return "", fmt.Errorf("the image is empty")
 	}
-	kind := SniffImageType(data)
+	kind := imagegen.SniffImageType(data)
 	var decodeConfig func([]byte) (image.Config, error)
 	var decode func([]byte) error
 	switch kind {
@@ -110,37 +116,3 @@ func ParseAPIBase(raw, def string) (string, *url.URL, error) {
 	}
 	return base, u, nil
 }
-
-// TransportError classifies a failed HTTP exchange with a provider (service
-// names it in messages, e.g. "Workers AI"). When ctx ended, the error wraps
-// ctx.Err() so callers can tell their own cancellation or deadline from a
-// provider fault; anything else is a transient upstream fault. secret is
-// scrubbed from the message and the wrapped error's text, and the *url.Error
-// around a transport fault is peeled off because it repeats the endpoint
-// (which can hold an account id).
-func TransportError(ctx context.Context, service, what string, err error, secret string) *Error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		if errors.Is(ctxErr, context.DeadlineExceeded) {
-			return &Error{Kind: KindTimeout, Message: "no complete answer from " + service + " before the deadline", Err: ctxErr}
-		}
-		return &Error{Kind: KindUpstream, Message: "the call was cancelled", Err: ctxErr}
-	}
-	redact := func(s string) string { return strings.ReplaceAll(s, secret, "[redacted]") }
-	cause := err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		cause = ue.Err
-	}
-	return &Error{Kind: KindUpstream, Message: what + ": " + redact(cause.Error()),
-		Err: redactedError{err: err, text: redact(err.Error())}}
-}
-
-// redactedError keeps the chain of an error (errors.Is and As still work)
-// while its text is scrubbed of a secret.
-type redactedError struct {
-	err  error
-	text string
-}
-
-func (r redactedError) Error() string { return r.text }
-func (r redactedError) Unwrap() error { return r.err }
