@@ -26,6 +26,7 @@ import (
 
 	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/activities"
+	"github.com/imagegen/imagegen/internal/providerkit"
 )
 
 // provider answers with err if set, else with a small PNG. If block is set,
@@ -50,7 +51,7 @@ func (p *provider) Generate(ctx context.Context, req imagegen.Request) (imagegen
 		p.mu.Lock()
 		p.ctxErr = ctx.Err()
 		p.mu.Unlock()
-		return imagegen.Image{}, imagegen.TransportError(ctx, "the fake", "the request failed", ctx.Err(), "")
+		return imagegen.Image{}, providerkit.TransportError(ctx, "the fake", "the request failed", ctx.Err(), "")
 	}
 	if err != nil {
 		return imagegen.Image{}, err

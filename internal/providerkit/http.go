@@ -1,7 +1,6 @@
 package providerkit
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -97,7 +96,7 @@ func (c *Client) Do(ctx context.Context, req *http.Request) (Answer, error) {
 	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(contentType)), "image/") {
 		// Remote text ends up in error messages: scrub the secret before a
 		// decoder clips it, so that no fragment of it can survive.
-		data = bytes.ReplaceAll(data, []byte(c.Secret), []byte("[redacted]"))
+		data = []byte(c.redact(string(data)))
 	}
 	return Answer{Status: resp.StatusCode, ContentType: contentType, Body: data}, nil
 }
@@ -116,8 +115,14 @@ func (c *Client) Finish(subject string, err error) error {
 	return e
 }
 
-func (c *Client) redact(s string) string {
-	return strings.ReplaceAll(s, c.Secret, "[redacted]")
+func (c *Client) redact(s string) string { return redact(s, c.Secret) }
+
+// redact replaces every occurrence of secret in s; an empty secret hides nothing.
+func redact(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, "[redacted]")
 }
 
 // TransportError classifies a failed HTTP exchange with a provider (service
@@ -134,14 +139,13 @@ func TransportError(ctx context.Context, service, what string, err error, secret
 		}
 		return &imagegen.Error{Kind: imagegen.KindUpstream, Message: "the call was cancelled", Err: ctxErr}
 	}
-	redact := func(s string) string { return strings.ReplaceAll(s, secret, "[redacted]") }
 	cause := err
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		cause = ue.Err
 	}
-	return &imagegen.Error{Kind: imagegen.KindUpstream, Message: what + ": " + redact(cause.Error()),
-		Err: redactedError{err: err, text: redact(err.Error())}}
+	return &imagegen.Error{Kind: imagegen.KindUpstream, Message: what + ": " + redact(cause.Error(), secret),
+		Err: redactedError{err: err, text: redact(err.Error(), secret)}}
 }
 
 // redactedError keeps the chain of an error (errors.Is and As still work)
