@@ -468,10 +468,10 @@ func (c *Client) fromInfo(info *workflowpb.WorkflowExecutionInfo) Job {
 		ErrorKind: rec.ErrorKind,
 		CreatedAt: createdAt(c, info),
 		UpdatedAt: rec.UpdatedAt,
-		Result:    rec.Result,
 	}
-	if rec.Result != nil {
-		job.ImageURL = rec.Result.ImageURL
+	job.Result = trustedResult(job.ID, rec.Result)
+	if job.Result != nil {
+		job.ImageURL = job.Result.ImageURL
 	}
 	if job.Status == "" {
 		job.Status = statusFromAttrs(info.GetSearchAttributes())

@@ -86,7 +86,12 @@ func (s *Server) registerResources() {
 			return nil, fmt.Errorf("image %s: job %s has no such image (status %s)", req.Params.URI, id, job.Status)
 		}
 		img := imgs[index]
-		if s.opts.ImageReader == nil || img.SizeBytes > maxResourceBytes {
+		if img.Key == "" && img.URL == "" {
+			// jobs drops keys that are not this job's own and URLs that are
+			// not http(s): nothing is left to read or to link.
+			return nil, fmt.Errorf("image %s: job %s has no stored image", req.Params.URI, id)
+		}
+		if s.opts.ImageReader == nil || img.Key == "" || img.SizeBytes > maxResourceBytes {
 			return []mcp.ResourceContents{mcp.TextResourceContents{URI: req.Params.URI, MIMEType: "text/uri-list", Text: img.URL}}, nil
 		}
 		data, ct, err := s.opts.ImageReader.Get(ctx, img.Key)
