@@ -362,7 +362,7 @@ type Staging struct {
 // named after an id kept in the directory, so a worker restarted on the same
 // disk picks up the uploads its predecessor left staged.
 func OpenStaging(dir, queuePrefix string) (*Staging, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create staging dir %s: %w", dir, err)
 	}
 	idFile := filepath.Join(dir, "worker-id")

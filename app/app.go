@@ -225,6 +225,9 @@ func newApp(opts Options) *App {
 func StartDev(ctx context.Context, opts Options) (_ *App, err error) {
 	a := newApp(opts)
 	defer closeOnError(a, &err)
+	if err := privateDataDir(opts.DataDir); err != nil {
+		return nil, err
+	}
 	srv, err := a.listen(opts, true)
 	if err != nil {
 		return nil, err
@@ -270,6 +273,11 @@ func StartDev(ctx context.Context, opts Options) (_ *App, err error) {
 func StartServe(ctx context.Context, opts Options) (_ *App, err error) {
 	a := newApp(opts)
 	defer closeOnError(a, &err)
+	if opts.Storage.S3 == nil {
+		if err := privateDataDir(opts.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	srv, err := a.listen(opts, true)
 	if err != nil {
 		return nil, err
@@ -294,6 +302,9 @@ func StartServe(ctx context.Context, opts Options) (_ *App, err error) {
 func StartWorker(ctx context.Context, opts Options) (_ *App, err error) {
 	a := newApp(opts)
 	defer closeOnError(a, &err)
+	if err := privateDataDir(opts.DataDir); err != nil {
+		return nil, err
+	}
 	srv, err := a.listen(opts, false)
 	if err != nil {
 		return nil, err

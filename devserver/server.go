@@ -3,6 +3,7 @@ package devserver
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -51,6 +52,13 @@ func prepareSQLite(opts Options) (*config.SQL, error) {
 		cfg.ConnectAttributes["synchronous"] = "normal"
 		cfg.DatabaseName = filepath.Join(opts.DataDir, dbFileName)
 		if !fileExists(cfg.DatabaseName) {
+			// Created 0600 first: SQLite gives its -wal and -shm files the
+			// database's mode, and the database holds every prompt.
+			f, err := os.OpenFile(cfg.DatabaseName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return nil, fmt.Errorf("create sqlite file: %w", err)
+			}
+			_ = f.Close()
 			if err := sqliteschema.SetupSchema(cfg); err != nil {
 				// Leave no half-initialised file behind: the next start
 				// would take it for a complete database and skip the schema.
@@ -62,6 +70,14 @@ func prepareSQLite(opts Options) (*config.SQL, error) {
 		}
 	}
 
+	if opts.DataDir != "" {
+		// Databases of earlier versions were created 0644.
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Chmod(cfg.DatabaseName+suffix, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("sqlite file mode: %w", err)
+			}
+		}
+	}
 	ns, err := sqliteschema.NewNamespaceConfig(clusterName, opts.Namespace, false, opts.SearchAttributes)
 	if err != nil {
 		return nil, fmt.Errorf("namespace %q: %w", opts.Namespace, err)

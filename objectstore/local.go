@@ -31,7 +31,7 @@ func NewLocal(dir, publicBaseURL string) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local store: %w", err)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
+	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("local store: %w", err)
 	}
 	return &Local{dir: abs, baseURL: base}, nil
@@ -51,7 +51,7 @@ func (l *Local) Put(ctx context.Context, key string, data []byte, contentType st
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	dst := filepath.Join(l.dir, filepath.FromSlash(key))
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	// Keys cannot start a segment with '.', so temp files never clash with
@@ -75,7 +75,7 @@ func (l *Local) Put(ctx context.Context, key string, data []byte, contentType st
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(0o600); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	if err := tmp.Close(); err != nil {

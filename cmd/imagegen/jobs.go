@@ -174,7 +174,7 @@ func (p printer) jobs(list []jobs.Job) error {
 	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB ID\tSTATUS\tMODEL\tCREATED\tPROMPT")
 	for _, j := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, j.Model, j.CreatedAt.Local().Format(time.DateTime), clip(j.Prompt, 48))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", termSafe(j.ID), termSafe(string(j.Status)), termSafe(j.Model), j.CreatedAt.Local().Format(time.DateTime), termSafe(clip(j.Prompt, 48)))
 	}
 	return tw.Flush()
 }
@@ -186,7 +186,7 @@ func (p printer) job(j jobs.Job) error {
 	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', 0)
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+			fmt.Fprintf(tw, "%s\t%s\n", k, termSafe(v))
 		}
 	}
 	row("job id", j.ID)
@@ -210,7 +210,7 @@ func (p printer) message(j jobs.Job, msg string) error {
 	if p.json {
 		return p.encode(map[string]any{"message": msg, "job": j})
 	}
-	_, err := fmt.Fprintln(p.w, msg)
+	_, err := fmt.Fprintln(p.w, termSafe(msg))
 	return err
 }
 

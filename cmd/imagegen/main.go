@@ -39,9 +39,9 @@ func main() {
 		switch {
 		case errors.Is(err, flag.ErrHelp):
 		case errors.As(err, &ie):
-			fmt.Fprintln(os.Stderr, "imagegen:", ie.Message)
+			fmt.Fprintln(os.Stderr, "imagegen:", termSafe(ie.Message))
 		default:
-			fmt.Fprintln(os.Stderr, "imagegen:", err)
+			fmt.Fprintln(os.Stderr, "imagegen:", termSafe(err.Error()))
 		}
 		os.Exit(1)
 	}
