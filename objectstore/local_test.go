@@ -103,8 +103,10 @@ func TestLocalPutSameKeyTwiceKeepsLastWriteAndNoTempFiles(t *testing.T) {
 		t.Errorf("files in store = %v, want only the two images (no temp files)", files)
 	}
 	info, err := os.Stat(filepath.Join(dir, "other.png"))
-	if err != nil || info.Mode().Perm() != 0o644 {
-		t.Errorf("stored file mode = %v, %v; want 0644", info.Mode().Perm(), err)
+	// Images carry the prompt's content: private to the service's user,
+	// who serves them over HTTP.
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("stored file mode = %v, %v; want 0600", info.Mode().Perm(), err)
 	}
 }
 
