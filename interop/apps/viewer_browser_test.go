@@ -56,8 +56,7 @@ func TestViewerInChromiumThroughTheOfficialAppBridge(t *testing.T) {
 
 	svc := startDev(t, app.Config{Provider: app.ProviderPreview})
 	devOrigin := strings.TrimSuffix(svc.MCPURL, "/mcp")
-	target, _ := url.Parse(devOrigin)
-	site := httptest.NewServer(hostMux(bundle, httputil.NewSingleHostReverseProxy(target)))
+	site := httptest.NewServer(hostMux(bundle, backend(t, devOrigin)))
 	defer site.Close()
 	// The sandbox proxy must have another origin than the host page.
 	sandboxURL := strings.Replace(site.URL, "127.0.0.1", "localhost", 1) + "/sandbox.html"
@@ -214,8 +213,7 @@ func TestViewerRetriesAFailedJob(t *testing.T) {
 	})
 	svc := startDev(t, app.Config{Provider: app.ProviderWorkersAI,
 		CloudflareAccountID: fake.AccountID, CloudflareAPIToken: fake.APIToken, CloudflareBaseURL: fake.URL})
-	target, _ := url.Parse(strings.TrimSuffix(svc.MCPURL, "/mcp"))
-	site := httptest.NewServer(hostMux(bundle, httputil.NewSingleHostReverseProxy(target)))
+	site := httptest.NewServer(hostMux(bundle, backend(t, strings.TrimSuffix(svc.MCPURL, "/mcp"))))
 	defer site.Close()
 	sandboxURL := strings.Replace(site.URL, "127.0.0.1", "localhost", 1) + "/sandbox.html"
 
@@ -326,6 +324,21 @@ func bundleHost(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// backend forwards the host page's MCP requests to the service the way a web
+// host's own server does: to the service's address, as a server-side client
+// (no browser Origin).
+func backend(t *testing.T, service string) http.Handler {
+	t.Helper()
+	target, err := url.Parse(service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.Header.Del("Origin")
+	}}
 }
 
 func hostMux(bundle []byte, mcp http.Handler) http.Handler {
