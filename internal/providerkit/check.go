@@ -12,6 +12,7 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
+	"net"
 	"net/url"
 	"strings"
 	"unicode"
@@ -114,5 +115,16 @@ func ParseAPIBase(raw, def string) (string, *url.URL, error) {
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return "", nil, fmt.Errorf("base URL must not contain credentials, a query or a fragment")
 	}
+	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+		return "", nil, fmt.Errorf("base URL %q is plain http to another machine, which would send the API key in cleartext: use https (http is allowed for loopback hosts only)", base)
+	}
 	return base, u, nil
+}
+
+func loopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

@@ -117,12 +117,59 @@ func (c *Client) Finish(subject string, err error) error {
 
 func (c *Client) redact(s string) string { return redact(s, c.Secret) }
 
-// redact replaces every occurrence of secret in s; an empty secret hides nothing.
+// minEcho is the shortest run of a secret's characters that redact hides
+// (the whole secret when it is shorter): long enough that ordinary words do
+// not trip it, short enough that a truncated echo ("Bearer abcd1234…") goes.
+const minEcho = 8
+
+// redact hides the secret in s: every run of at least minEcho consecutive
+// characters of it, in any letter case, so upper-cased, truncated and partial
+// echoes go too. An empty secret hides nothing.
 func redact(s, secret string) string {
-	if secret == "" {
+	if secret == "" || s == "" {
 		return s
 	}
-	return strings.ReplaceAll(s, secret, "[redacted]")
+	min := minEcho
+	if len(secret) < min {
+		min = len(secret)
+	}
+	ls, lsec := asciiLower(s), asciiLower(secret)
+	var b strings.Builder
+	last := 0
+	for i := 0; i+min <= len(ls); {
+		best := 0
+		for j := 0; j+min <= len(lsec); j++ {
+			k := 0
+			for i+k < len(ls) && j+k < len(lsec) && ls[i+k] == lsec[j+k] {
+				k++
+			}
+			best = max(best, k)
+		}
+		if best >= min {
+			b.WriteString(s[last:i])
+			b.WriteString("[redacted]")
+			i += best
+			last = i
+			continue
+		}
+		i++
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// asciiLower lowers ASCII letters only, so byte offsets stay aligned with s.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // TransportError classifies a failed HTTP exchange with a provider (service
