@@ -78,19 +78,21 @@ func generateOptions() []mcp.ToolOption {
 	lim := widestLimits()
 	return []mcp.ToolOption{
 		mcp.WithString("prompt", mcp.Required(), mcp.MinLength(1), mcp.MaxLength(imagegen.MaxPromptLength),
-			mcp.Description("What the image should show, in plain words (1-2048 characters).")),
+			mcp.Description(fmt.Sprintf("What the image should show, in plain words (1-%d characters).", imagegen.MaxPromptLength))),
 		mcp.WithString("model", mcp.Enum(imagegen.ModelNames()...), mcp.DefaultString(imagegen.DefaultModel),
 			mcp.Description(modelsDescription())),
 		mcp.WithInteger("width", mcp.Min(lim.minSide), mcp.Max(lim.maxSide),
-			mcp.Description("Image width in pixels, for models that take a size (flux-schnell is fixed-size); limits per model in list_models.")),
+			mcp.Description("Image width in pixels, for models that take a size ("+
+				isAre(modelsWhere(func(m imagegen.Model) bool { return !m.SupportsSize }))+" fixed-size); limits per model in list_models.")),
 		mcp.WithInteger("height", mcp.Min(lim.minSide), mcp.Max(lim.maxSide),
 			mcp.Description("Image height in pixels, for models that take a size.")),
 		mcp.WithInteger("steps", mcp.Min(1), mcp.Max(lim.maxSteps),
-			mcp.Description("Diffusion steps: more is slower and finer (flux-schnell up to 8, SDXL up to 20; see list_models).")),
+			mcp.Description("Diffusion steps: more is slower and finer ("+stepsByModel()+"; see list_models).")),
 		mcp.WithInteger("seed", mcp.Min(0),
 			mcp.Description("Random seed for reproducible images, for models that take one (see list_models).")),
 		mcp.WithString("negative_prompt", mcp.MaxLength(imagegen.MaxPromptLength),
-			mcp.Description("What the image should NOT show, for models that take it (SDXL, leonardo-phoenix).")),
+			mcp.Description("What the image should NOT show, for models that take it ("+
+				modelsWhere(func(m imagegen.Model) bool { return m.SupportsNeg })+").")),
 		mcp.WithNumber("guidance", mcp.Min(0), mcp.Max(lim.maxGuidance),
 			mcp.Description("How closely to follow the prompt, for models that take it (range per model in list_models).")),
 		mcp.WithInteger("n", mcp.Min(1), mcp.Max(workflows.MaxImages), mcp.DefaultNumber(1),
@@ -98,6 +100,37 @@ func generateOptions() []mcp.ToolOption {
 		mcp.WithString("idempotency_key", mcp.MaxLength(jobs.MaxIdempotencyKeyLength),
 			mcp.Description("Optional key that makes the call safe to repeat: the same key returns the same job instead of paying for a new generation.")),
 	}
+}
+
+// modelsWhere names the models with a property, for tool descriptions
+// derived from the models table.
+func modelsWhere(has func(imagegen.Model) bool) string {
+	var names []string
+	for _, m := range imagegen.Models() {
+		if has(m) {
+			names = append(names, m.Name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// isAre completes a list of names with "is" or "are".
+func isAre(names string) string {
+	if strings.Contains(names, ", ") {
+		return names + " are"
+	}
+	return names + " is"
+}
+
+// stepsByModel lists each model's most steps, from the models table.
+func stepsByModel() string {
+	var parts []string
+	for _, m := range imagegen.Models() {
+		if m.MaxSteps > 0 {
+			parts = append(parts, fmt.Sprintf("%s up to %d", m.Name, m.MaxSteps))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func modelsDescription() string {
