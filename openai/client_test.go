@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"maps"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/internal/providerkit/providerkittest"
 )
 
 func TestGenerateSendsExactlyTheDocumentedBody(t *testing.T) {
@@ -34,24 +34,15 @@ func TestGenerateSendsExactlyTheDocumentedBody(t *testing.T) {
 			imagegen.Request{Prompt: "a red fox", Model: "openai-image", Width: 512, Height: 512},
 			map[string]any{"model": "stablediffusion", "prompt": "a red fox", "n": json.Number("1"), "size": "512x512", "response_format": "b64_json"}},
 	}
-	pngData := encodePNG(t, 32, 32)
+	pngData := providerkittest.PNG(t, 32, 32)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, rec := newTestClient(t, reply(http.StatusOK, "application/json", b64Answer(pngData)),
+			c, rec := newTestClient(t, providerkittest.Reply(http.StatusOK, "application/json", b64Answer(pngData)),
 				func(cfg *Config) { cfg.Model = tt.model })
 			if _, err := c.Generate(context.Background(), tt.req); err != nil {
 				t.Fatalf("Generate: %v", err)
 			}
-			got := rec.last()
-			if got.method != http.MethodPost || got.path != "/v1/images/generations" {
-				t.Errorf("request = %s %s, want POST /v1/images/generations", got.method, got.path)
-			}
-			if got.auth != "Bearer "+testKey || got.contentType != "application/json" {
-				t.Errorf("Authorization %q, Content-Type %q", got.auth, got.contentType)
-			}
-			if !maps.Equal(got.body, tt.wantBody) {
-				t.Errorf("body = %v, want exactly %v", got.body, tt.wantBody)
-			}
+			rec.Last().Want(t, "/v1/images/generations", testKey, tt.wantBody)
 		})
 	}
 }
@@ -65,10 +56,10 @@ func TestEndpointTakesTheBaseAsTheAPIRootAndAddsV1ToABareHost(t *testing.T) {
 		{"/api/v1", "/api/v1/images/generations"},
 		{"/v1/acct/gw/openai", "/v1/acct/gw/openai/images/generations"},
 	}
-	pngData := encodePNG(t, 16, 16)
+	pngData := providerkittest.PNG(t, 16, 16)
 	for _, tt := range tests {
 		t.Run("base"+tt.suffix, func(t *testing.T) {
-			srv, rec := newServer(t, reply(http.StatusOK, "application/json", b64Answer(pngData)))
+			srv, rec := providerkittest.NewServer(t, providerkittest.Reply(http.StatusOK, "application/json", b64Answer(pngData)))
 			c, err := New(Config{APIKey: testKey, BaseURL: srv.URL + tt.suffix})
 			if err != nil {
 				t.Fatalf("New: %v", err)
@@ -76,7 +67,7 @@ func TestEndpointTakesTheBaseAsTheAPIRootAndAddsV1ToABareHost(t *testing.T) {
 			if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"}); err != nil {
 				t.Fatalf("Generate: %v", err)
 			}
-			if got := rec.last().path; got != tt.wantPath {
+			if got := rec.Last().Path; got != tt.wantPath {
 				t.Errorf("path = %s, want %s", got, tt.wantPath)
 			}
 		})
@@ -84,7 +75,7 @@ func TestEndpointTakesTheBaseAsTheAPIRootAndAddsV1ToABareHost(t *testing.T) {
 }
 
 func TestGenerateDecodesBase64ImagesByTheirBytes(t *testing.T) {
-	pngData, jpg := encodePNG(t, 48, 32), encodeJPEG(t, 48, 32)
+	pngData, jpg := providerkittest.PNG(t, 48, 32), providerkittest.JPEG(t, 48, 32)
 	raw := func(b []byte) []byte {
 		out, _ := json.Marshal(map[string]any{"data": []map[string]string{{"b64_json": base64.RawStdEncoding.EncodeToString(b)}}})
 		return out
@@ -106,7 +97,7 @@ func TestGenerateDecodesBase64ImagesByTheirBytes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, _ := newTestClient(t, reply(http.StatusOK, "application/json", tt.body))
+			c, _ := newTestClient(t, providerkittest.Reply(http.StatusOK, "application/json", tt.body))
 			img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"})
 			if err != nil {
 				t.Fatalf("Generate: %v", err)
@@ -119,7 +110,7 @@ func TestGenerateDecodesBase64ImagesByTheirBytes(t *testing.T) {
 }
 
 func TestGenerateClassifiesEachKindOfFailure(t *testing.T) {
-	pngData := encodePNG(t, 64, 64)
+	pngData := providerkittest.PNG(t, 64, 64)
 	tests := []struct {
 		name        string
 		status      int
@@ -170,7 +161,7 @@ func TestGenerateClassifiesEachKindOfFailure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, _ := newTestClient(t, reply(tt.status, tt.contentType, tt.body))
+			c, _ := newTestClient(t, providerkittest.Reply(tt.status, tt.contentType, tt.body))
 			_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"})
 			e := requireKind(t, err, tt.want)
 			if e.Kind.Retryable() != (tt.want == imagegen.KindCapacity || tt.want == imagegen.KindUpstream || tt.want == imagegen.KindBadResponse) {
@@ -186,8 +177,8 @@ func TestGenerateClassifiesEachKindOfFailure(t *testing.T) {
 }
 
 func TestGenerateRefusesAnAnswerOverTheSizeCap(t *testing.T) {
-	body := b64Answer(encodePNG(t, 64, 64))
-	c, _ := newTestClient(t, reply(http.StatusOK, "application/json", body),
+	body := b64Answer(providerkittest.PNG(t, 64, 64))
+	c, _ := newTestClient(t, providerkittest.Reply(http.StatusOK, "application/json", body),
 		func(cfg *Config) { cfg.MaxResponseBytes = int64(len(body) - 1) })
 	_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"})
 	e := requireKind(t, err, imagegen.KindBadResponse)
@@ -207,7 +198,7 @@ func TestGenerateNeverShowsTheKeyEvenWhenTheServerEchoesIt(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, _ := newTestClient(t, reply(http.StatusBadRequest, tt.contentType, tt.body))
+			c, _ := newTestClient(t, providerkittest.Reply(http.StatusBadRequest, tt.contentType, tt.body))
 			_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"})
 			e := requireKind(t, err, imagegen.KindInvalidInput)
 			if !strings.Contains(e.Message, "[redacted]") {
@@ -216,7 +207,7 @@ func TestGenerateNeverShowsTheKeyEvenWhenTheServerEchoesIt(t *testing.T) {
 		})
 	}
 	t.Run("in a transport failure", func(t *testing.T) {
-		srv, _ := newServer(t, reply(http.StatusOK, "application/json", nil))
+		srv, _ := providerkittest.NewServer(t, providerkittest.Reply(http.StatusOK, "application/json", nil))
 		base := srv.URL + "/v1"
 		srv.Close()
 		c, err := New(Config{APIKey: testKey, BaseURL: base})
@@ -229,8 +220,8 @@ func TestGenerateNeverShowsTheKeyEvenWhenTheServerEchoesIt(t *testing.T) {
 }
 
 func TestGenerateDownloadsURLAnswersOnlyFromTheAPIsOwnOrigin(t *testing.T) {
-	pngData := encodePNG(t, 32, 32)
-	other, otherRec := newServer(t, reply(http.StatusOK, "image/png", pngData))
+	pngData := providerkittest.PNG(t, 32, 32)
+	other, otherRec := providerkittest.NewServer(t, providerkittest.Reply(http.StatusOK, "image/png", pngData))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/images/generations", func(w http.ResponseWriter, r *http.Request) {
@@ -246,9 +237,9 @@ func TestGenerateDownloadsURLAnswersOnlyFromTheAPIsOwnOrigin(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(out)
 	})
-	mux.HandleFunc("GET /generated/1.png", reply(http.StatusOK, "image/png", pngData))
-	mux.HandleFunc("GET /generated/gone.png", reply(http.StatusNotFound, "text/plain", []byte("gone")))
-	srv, _ := newServer(t, mux)
+	mux.HandleFunc("GET /generated/1.png", providerkittest.Reply(http.StatusOK, "image/png", pngData))
+	mux.HandleFunc("GET /generated/gone.png", providerkittest.Reply(http.StatusNotFound, "text/plain", []byte("gone")))
+	srv, _ := providerkittest.NewServer(t, mux)
 	c, err := New(Config{APIKey: testKey, BaseURL: srv.URL + "/v1", Model: "dall-e-like"})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -267,7 +258,7 @@ func TestGenerateDownloadsURLAnswersOnlyFromTheAPIsOwnOrigin(t *testing.T) {
 	if strings.Contains(e.Message, "sig=abc") || !strings.Contains(e.Message, other.URL) {
 		t.Errorf("message %q should name the other origin and nothing of its path", e.Message)
 	}
-	if n := otherRec.last().calls; n != 0 {
+	if n := otherRec.Calls(); n != 0 {
 		t.Errorf("the other origin was called %d times", n)
 	}
 
@@ -275,7 +266,7 @@ func TestGenerateDownloadsURLAnswersOnlyFromTheAPIsOwnOrigin(t *testing.T) {
 	requireKind(t, err, imagegen.KindBadResponse)
 }
 
-// promptOf reads the prompt of a request body already buffered by newServer.
+// promptOf reads the prompt of a request body already buffered by providerkittest.NewServer.
 func promptOf(r *http.Request) string {
 	var body struct {
 		Prompt string `json:"prompt"`
@@ -313,10 +304,10 @@ func TestGenerateRefusesRequestsItCannotServeWithoutCallingTheAPI(t *testing.T) 
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, rec := newTestClient(t, reply(http.StatusOK, "application/json", nil))
+			c, rec := newTestClient(t, providerkittest.Reply(http.StatusOK, "application/json", nil))
 			_, err := c.Generate(context.Background(), tt.req)
 			requireKind(t, err, tt.want)
-			if n := rec.last().calls; n != 0 {
+			if n := rec.Calls(); n != 0 {
 				t.Errorf("the API was called %d times", n)
 			}
 		})

@@ -15,33 +15,11 @@ import (
 	"time"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/internal/providerkit/providerkittest"
 )
 
-// captured is what the test server saw of one request.
-type captured struct {
-	method, path, auth, contentType string
-	body                            map[string]any
-}
-
-// recordingServer answers with a fixed reply and remembers the last request.
-func recordingServer(t *testing.T, answer http.HandlerFunc) (*Client, *captured) {
-	t.Helper()
-	var got captured
-	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got.method, got.path = r.Method, r.URL.Path
-		got.auth, got.contentType = r.Header.Get("Authorization"), r.Header.Get("Content-Type")
-		dec := json.NewDecoder(r.Body)
-		dec.UseNumber()
-		if err := dec.Decode(&got.body); err != nil {
-			t.Errorf("request body is not JSON: %v", err)
-		}
-		answer(w, r)
-	}))
-	return c, &got
-}
-
 func TestGenerateFluxReturnsJPEGFromJSONEnvelope(t *testing.T) {
-	jpg := encodeJPEG(t, 64, 48)
+	jpg := providerkittest.JPEG(t, 64, 48)
 	tests := []struct {
 		name     string
 		req      imagegen.Request
@@ -56,7 +34,7 @@ func TestGenerateFluxReturnsJPEGFromJSONEnvelope(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, got := recordingServer(t, reply(http.StatusOK, "application/json", successEnvelope(jpg)))
+			c, rec := recordingClient(t, providerkittest.Reply(http.StatusOK, "application/json", successEnvelope(jpg)))
 			img, err := c.Generate(context.Background(), tt.req)
 			if err != nil {
 				t.Fatalf("Generate: %v", err)
@@ -64,21 +42,14 @@ func TestGenerateFluxReturnsJPEGFromJSONEnvelope(t *testing.T) {
 			if img.ContentType != "image/jpeg" || !bytes.Equal(img.Data, jpg) {
 				t.Errorf("got %s with %d bytes, want the image/jpeg sent (%d bytes)", img.ContentType, len(img.Data), len(jpg))
 			}
-			if got.method != http.MethodPost || got.path != "/accounts/ACC/ai/run/@cf/black-forest-labs/flux-1-schnell" {
-				t.Errorf("request = %s %s", got.method, got.path)
-			}
-			if got.auth != "Bearer "+testToken || got.contentType != "application/json" {
-				t.Errorf("Authorization %q, Content-Type %q", got.auth, got.contentType)
-			}
-			if !maps.Equal(got.body, tt.wantBody) {
-				t.Errorf("body = %v, want exactly %v (FLUX refuses extra fields)", got.body, tt.wantBody)
-			}
+			// Exactly the body: FLUX refuses extra fields.
+			rec.Last().Want(t, "/accounts/ACC/ai/run/@cf/black-forest-labs/flux-1-schnell", testToken, tt.wantBody)
 		})
 	}
 }
 
 func TestGenerateSDXLForwardsParamsAndReturnsRawPNG(t *testing.T) {
-	pngData := encodePNG(t, 64, 64)
+	pngData := providerkittest.PNG(t, 64, 64)
 	tests := []struct {
 		model, path string
 	}{
@@ -87,7 +58,7 @@ func TestGenerateSDXLForwardsParamsAndReturnsRawPNG(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.model, func(t *testing.T) {
-			c, got := recordingServer(t, reply(http.StatusOK, "image/png", pngData))
+			c, rec := recordingClient(t, providerkittest.Reply(http.StatusOK, "image/png", pngData))
 			img, err := c.Generate(context.Background(), imagegen.Request{
 				Prompt: "a lighthouse", Model: tt.model, NegativePrompt: "blurry",
 				Width: 768, Height: 512, Steps: 12, Guidance: ptr(6.5), Seed: ptr(int64(42)),
@@ -98,34 +69,36 @@ func TestGenerateSDXLForwardsParamsAndReturnsRawPNG(t *testing.T) {
 			if img.ContentType != "image/png" || !bytes.Equal(img.Data, pngData) {
 				t.Errorf("got %s with %d bytes, want the PNG sent", img.ContentType, len(img.Data))
 			}
-			if got.path != tt.path {
-				t.Errorf("path = %s, want %s", got.path, tt.path)
+			got := rec.Last()
+			if got.Path != tt.path {
+				t.Errorf("path = %s, want %s", got.Path, tt.path)
 			}
 			want := map[string]any{
 				"prompt": "a lighthouse", "negative_prompt": "blurry", "width": json.Number("768"),
 				"height": json.Number("512"), "num_steps": json.Number("12"), "guidance": json.Number("6.5"),
 				"seed": json.Number("42"),
 			}
-			if !maps.Equal(got.body, want) {
-				t.Errorf("body = %v, want %v", got.body, want)
+			if !maps.Equal(got.Body, want) {
+				t.Errorf("body = %v, want %v", got.Body, want)
 			}
 		})
 	}
 }
 
 func TestGenerateSDXLSendsOnlyTheParamsThatAreSet(t *testing.T) {
-	c, got := recordingServer(t, reply(http.StatusOK, "image/png", encodePNG(t, 32, 32)))
+	c, rec := recordingClient(t, providerkittest.Reply(http.StatusOK, "image/png", providerkittest.PNG(t, 32, 32)))
 	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "a cat", Model: "sdxl-base", Seed: ptr(int64(0))}); err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
-	if keys := slices.Sorted(maps.Keys(got.body)); !slices.Equal(keys, []string{"prompt", "seed"}) {
+	got := rec.Last()
+	if keys := slices.Sorted(maps.Keys(got.Body)); !slices.Equal(keys, []string{"prompt", "seed"}) {
 		t.Errorf("body fields = %v, want [prompt seed] (seed 0 is a real seed)", keys)
 	}
 }
 
 func TestGenerateNamesTheImageByItsBytesNotTheHeader(t *testing.T) {
-	jpg := encodeJPEG(t, 32, 32)
-	c := newTestClient(t, reply(http.StatusOK, "image/png", jpg))
+	jpg := providerkittest.JPEG(t, 32, 32)
+	c := newTestClient(t, providerkittest.Reply(http.StatusOK, "image/png", jpg))
 	img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-lightning"})
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
@@ -206,7 +179,7 @@ func TestGenerateMapsProviderErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newTestClient(t, reply(tt.status, tt.contentType, tt.body))
+			c := newTestClient(t, providerkittest.Reply(tt.status, tt.contentType, tt.body))
 			_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"})
 			e := requireKind(t, err, tt.want)
 			if e.Code != tt.wantCode || e.Status != tt.status {
@@ -239,7 +212,7 @@ func TestGenerateRetryabilityFollowsTheDocumentedTable(t *testing.T) {
 }
 
 func TestGenerateRejectsUnusableAnswers(t *testing.T) {
-	pngData, jpg := encodePNG(t, 64, 64), encodeJPEG(t, 64, 64)
+	pngData, jpg := providerkittest.PNG(t, 64, 64), providerkittest.JPEG(t, 64, 64)
 	tests := []struct {
 		name        string
 		contentType string
@@ -262,7 +235,7 @@ func TestGenerateRejectsUnusableAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newTestClient(t, reply(http.StatusOK, tt.contentType, tt.body))
+			c := newTestClient(t, providerkittest.Reply(http.StatusOK, tt.contentType, tt.body))
 			_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "flux-schnell"})
 			e := requireKind(t, err, imagegen.KindBadResponse)
 			if !e.Kind.Retryable() {
@@ -273,8 +246,8 @@ func TestGenerateRejectsUnusableAnswers(t *testing.T) {
 }
 
 func TestGenerateRejectsOversizeAnswer(t *testing.T) {
-	big := append(encodePNG(t, 8, 8), make([]byte, 4096)...)
-	c := newTestClient(t, reply(http.StatusOK, "image/png", big))
+	big := append(providerkittest.PNG(t, 8, 8), make([]byte, 4096)...)
+	c := newTestClient(t, providerkittest.Reply(http.StatusOK, "image/png", big))
 	c.kit.MaxBody = 1024
 	_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"})
 	e := requireKind(t, err, imagegen.KindBadResponse)
@@ -362,7 +335,7 @@ func TestGenerateTreatsBrokenConnectionsAsRetryableUpstream(t *testing.T) {
 			w.Header().Set("Content-Type", "image/png")
 			w.Header().Set("Content-Length", "5000")
 			w.WriteHeader(http.StatusOK)
-			_, _ = w.Write(encodePNG(t, 8, 8))
+			_, _ = w.Write(providerkittest.PNG(t, 8, 8))
 			w.(http.Flusher).Flush()
 			panic(http.ErrAbortHandler)
 		}},
@@ -415,7 +388,7 @@ func TestGenerateNeverLeaksTheTokenEchoedByTheRemote(t *testing.T) {
 }
 
 func TestGenerateTruncatesLongProviderMessages(t *testing.T) {
-	c := newTestClient(t, reply(400, "application/json", errorEnvelope(5006, strings.Repeat("field 'width' is wrong. ", 200))))
+	c := newTestClient(t, providerkittest.Reply(400, "application/json", errorEnvelope(5006, strings.Repeat("field 'width' is wrong. ", 200))))
 	_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"})
 	e := requireKind(t, err, imagegen.KindInvalidInput)
 	if n := len([]rune(e.Message)); n > 600 {
@@ -429,7 +402,7 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestGenerateBoundsCallsWithTheModelTimeout(t *testing.T) {
-	pngData := encodePNG(t, 8, 8)
+	pngData := providerkittest.PNG(t, 8, 8)
 	var deadline time.Time
 	var hasDeadline bool
 	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {

@@ -9,10 +9,11 @@ import (
 	"testing"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/internal/providerkit/providerkittest"
 )
 
 func TestGenerateLeonardoModelsSendExactlyTheirSchemaFieldsAndDecodeTheirAnswer(t *testing.T) {
-	jpg, pngData := encodeJPEG(t, 64, 48), encodePNG(t, 48, 64)
+	jpg, pngData := providerkittest.JPEG(t, 64, 48), providerkittest.PNG(t, 48, 64)
 	tests := []struct {
 		name     string
 		req      imagegen.Request
@@ -26,7 +27,7 @@ func TestGenerateLeonardoModelsSendExactlyTheirSchemaFieldsAndDecodeTheirAnswer(
 			name: "phoenix takes every parameter and answers raw JPEG",
 			req: imagegen.Request{Prompt: "a sign saying OPEN", Model: "leonardo-phoenix", NegativePrompt: "blurry",
 				Width: 1024, Height: 768, Steps: 30, Guidance: ptr(3.5), Seed: ptr(int64(9))},
-			answer:   reply(http.StatusOK, "image/jpeg", jpg),
+			answer:   providerkittest.Reply(http.StatusOK, "image/jpeg", jpg),
 			wantPath: "/accounts/ACC/ai/run/@cf/leonardo/phoenix-1.0",
 			wantBody: map[string]any{"prompt": "a sign saying OPEN", "negative_prompt": "blurry", "width": json.Number("1024"),
 				"height": json.Number("768"), "num_steps": json.Number("30"), "guidance": json.Number("3.5"), "seed": json.Number("9")},
@@ -35,7 +36,7 @@ func TestGenerateLeonardoModelsSendExactlyTheirSchemaFieldsAndDecodeTheirAnswer(
 		{
 			name:     "phoenix with the prompt alone sends the prompt alone",
 			req:      imagegen.Request{Prompt: "a fox", Model: "leonardo-phoenix"},
-			answer:   reply(http.StatusOK, "image/jpeg", jpg),
+			answer:   providerkittest.Reply(http.StatusOK, "image/jpeg", jpg),
 			wantPath: "/accounts/ACC/ai/run/@cf/leonardo/phoenix-1.0",
 			wantBody: map[string]any{"prompt": "a fox"},
 			wantType: "image/jpeg", wantData: jpg,
@@ -44,7 +45,7 @@ func TestGenerateLeonardoModelsSendExactlyTheirSchemaFieldsAndDecodeTheirAnswer(
 			name: "lucid origin sends num_steps and answers a base64 JPEG envelope",
 			req: imagegen.Request{Prompt: "a poster", Model: "leonardo-lucid-origin", Width: 2500, Height: 1120,
 				Steps: 20, Guidance: ptr(4.5), Seed: ptr(int64(0))},
-			answer:   reply(http.StatusOK, "application/json", successEnvelope(jpg)),
+			answer:   providerkittest.Reply(http.StatusOK, "application/json", successEnvelope(jpg)),
 			wantPath: "/accounts/ACC/ai/run/@cf/leonardo/lucid-origin",
 			wantBody: map[string]any{"prompt": "a poster", "width": json.Number("2500"), "height": json.Number("1120"),
 				"num_steps": json.Number("20"), "guidance": json.Number("4.5"), "seed": json.Number("0")},
@@ -53,7 +54,7 @@ func TestGenerateLeonardoModelsSendExactlyTheirSchemaFieldsAndDecodeTheirAnswer(
 		{
 			name:     "lucid origin's base64 image is named by its bytes",
 			req:      imagegen.Request{Prompt: "a poster", Model: "leonardo-lucid-origin"},
-			answer:   reply(http.StatusOK, "application/json", successEnvelope(pngData)),
+			answer:   providerkittest.Reply(http.StatusOK, "application/json", successEnvelope(pngData)),
 			wantPath: "/accounts/ACC/ai/run/@cf/leonardo/lucid-origin",
 			wantBody: map[string]any{"prompt": "a poster"},
 			wantType: "image/png", wantData: pngData,
@@ -61,7 +62,7 @@ func TestGenerateLeonardoModelsSendExactlyTheirSchemaFieldsAndDecodeTheirAnswer(
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, got := recordingServer(t, tt.answer)
+			c, rec := recordingClient(t, tt.answer)
 			img, err := c.Generate(context.Background(), tt.req)
 			if err != nil {
 				t.Fatalf("Generate: %v", err)
@@ -69,11 +70,12 @@ func TestGenerateLeonardoModelsSendExactlyTheirSchemaFieldsAndDecodeTheirAnswer(
 			if img.ContentType != tt.wantType || !bytes.Equal(img.Data, tt.wantData) {
 				t.Errorf("got %s with %d bytes, want %s with %d bytes", img.ContentType, len(img.Data), tt.wantType, len(tt.wantData))
 			}
-			if got.path != tt.wantPath {
-				t.Errorf("path = %s, want %s", got.path, tt.wantPath)
+			got := rec.Last()
+			if got.Path != tt.wantPath {
+				t.Errorf("path = %s, want %s", got.Path, tt.wantPath)
 			}
-			if !maps.Equal(got.body, tt.wantBody) {
-				t.Errorf("body = %v, want exactly %v", got.body, tt.wantBody)
+			if !maps.Equal(got.Body, tt.wantBody) {
+				t.Errorf("body = %v, want exactly %v", got.Body, tt.wantBody)
 			}
 		})
 	}
