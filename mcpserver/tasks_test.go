@@ -30,10 +30,28 @@ type taskJobs struct {
 	done    map[string]chan struct{}
 	n       int
 	cancels []string
+	// waiting receives the id of every Wait that has begun to block.
+	waiting chan string
 }
 
 func newTaskJobs() *taskJobs {
-	return &taskJobs{jobs: map[string]*jobs.Job{}, done: map[string]chan struct{}{}}
+	return &taskJobs{jobs: map[string]*jobs.Job{}, done: map[string]chan struct{}{}, waiting: make(chan string, 1000)}
+}
+
+// blocked returns once a Wait on id is blocked.
+func (f *taskJobs) blocked(t *testing.T, id string) {
+	t.Helper()
+	deadline := time.After(time.Minute) // a bound on a hang, not a speed check
+	for {
+		select {
+		case got := <-f.waiting:
+			if got == id {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no wait on %s began", id)
+		}
+	}
 }
 
 func (f *taskJobs) add(status workflows.Status) string {
@@ -104,6 +122,10 @@ func (f *taskJobs) Wait(ctx context.Context, id string, timeout time.Duration) (
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
+	select {
+	case f.waiting <- id:
+	default:
+	}
 	select {
 	case <-done:
 		j, _, err = f.get(id)
