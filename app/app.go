@@ -233,7 +233,7 @@ func StartDev(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	dev, err := devserver.Start(ctx, devserver.Options{
-		DataDir:        filepath.Join(opts.DataDir, devTemporalDir),
+		DataDir:        filepath.Join(opts.DataDir, DevTemporalDir),
 		Port:           opts.Dev.Port,
 		UIPort:         opts.Dev.UIPort,
 		Namespace:      opts.Temporal.Namespace,

@@ -9,5 +9,5 @@ import (
 // DevUIURL is the Web UI of the `imagegen dev` keeping its files in dataDir,
 // if that is the Temporal at temporalAddr and it runs a UI; "" otherwise.
 func DevUIURL(dataDir, temporalAddr string) string {
-	return devserver.RememberedUI(filepath.Join(dataDir, devTemporalDir), temporalAddr)
+	return devserver.RememberedUI(filepath.Join(dataDir, DevTemporalDir), temporalAddr)
 }

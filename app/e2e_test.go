@@ -18,6 +18,9 @@ import (
 
 	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/cmd/imagegen/config"
+	"github.com/imagegen/imagegen/internal/logging"
+	"github.com/imagegen/imagegen/internal/testkit"
 	"github.com/imagegen/imagegen/mcpserver"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
@@ -28,7 +31,7 @@ const testToken = "e2e-secret-token-0123456789"
 type stack struct {
 	app  *app.App
 	fake *workersaitest.Server
-	cfg  app.Config
+	cfg  config.Config
 	logs *syncBuffer
 }
 
@@ -66,8 +69,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func devConfig(dir string, fake *workersaitest.Server) app.Config {
-	return app.Config{
+func devConfig(dir string, fake *workersaitest.Server) config.Config {
+	return config.Config{
 		Addr: "127.0.0.1:0", DataDir: dir, AuthToken: testToken,
 		TemporalPort: 0, UIPort: -1,
 		CloudflareAccountID: fake.AccountID, CloudflareAPIToken: fake.APIToken, CloudflareBaseURL: fake.URL,
@@ -80,7 +83,7 @@ func startDev(dir string, fake *workersaitest.Server) (*stack, error) {
 	cfg := devConfig(dir, fake)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, err := app.Dev(ctx, cfg, app.NewLogger(logs, "json", "debug"))
+	a, err := testkit.Dev(ctx, cfg, logging.New(logs, "json", "debug"))
 	if err != nil {
 		return nil, err
 	}
@@ -427,20 +430,20 @@ func TestStartupRefusesBadConfiguration(t *testing.T) {
 	busy := sharedDev(t).app.Addr
 	for _, tc := range []struct {
 		name   string
-		mutate func(*app.Config)
+		mutate func(*config.Config)
 		want   string
 	}{
-		{"half a Cloudflare credential", func(c *app.Config) { c.CloudflareAPIToken = "" }, "CLOUDFLARE_ACCOUNT_ID is set but CLOUDFLARE_API_TOKEN is not"},
-		{"bucket without keys", func(c *app.Config) { c.R2Bucket = "images" }, "R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY missing"},
-		{"keys without bucket", func(c *app.Config) { c.R2AccessKeyID, c.R2SecretAccessKey = "k", "s" }, "R2_BUCKET missing"},
-		{"unknown provider", func(c *app.Config) { c.Provider = "dalle" }, "is not a provider"},
-		{"no token on a public address", func(c *app.Config) { c.AuthToken = ""; c.Addr = "0.0.0.0:0" }, "without IMAGEGEN_AUTH_TOKEN"},
-		{"port in use", func(c *app.Config) { c.Addr = busy }, "listen on " + busy},
+		{"half a Cloudflare credential", func(c *config.Config) { c.CloudflareAPIToken = "" }, "CLOUDFLARE_ACCOUNT_ID is set but CLOUDFLARE_API_TOKEN is not"},
+		{"bucket without keys", func(c *config.Config) { c.R2Bucket = "images" }, "R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY missing"},
+		{"keys without bucket", func(c *config.Config) { c.R2AccessKeyID, c.R2SecretAccessKey = "k", "s" }, "R2_BUCKET missing"},
+		{"unknown provider", func(c *config.Config) { c.Provider = "dalle" }, "is not a provider"},
+		{"no token on a public address", func(c *config.Config) { c.AuthToken = ""; c.Addr = "0.0.0.0:0" }, "without IMAGEGEN_AUTH_TOKEN"},
+		{"port in use", func(c *config.Config) { c.Addr = busy }, "listen on " + busy},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := devConfig(t.TempDir(), fake)
 			tc.mutate(&cfg)
-			a, err := app.Dev(context.Background(), cfg, app.NewLogger(io.Discard, "text", "error"))
+			a, err := testkit.Dev(context.Background(), cfg, logging.New(io.Discard, "text", "error"))
 			if err == nil {
 				a.Close()
 				t.Fatal("started")
@@ -454,8 +457,8 @@ func TestStartupRefusesBadConfiguration(t *testing.T) {
 		})
 	}
 	t.Run("unreachable Temporal names the address", func(t *testing.T) {
-		cfg := app.Config{Addr: "127.0.0.1:0", TemporalAddress: "127.0.0.1:1", DataDir: t.TempDir()}
-		_, err := app.Serve(context.Background(), cfg, app.NewLogger(io.Discard, "text", "error"))
+		cfg := config.Config{Addr: "127.0.0.1:0", TemporalAddress: "127.0.0.1:1", DataDir: t.TempDir()}
+		_, err := testkit.Serve(context.Background(), cfg, logging.New(io.Discard, "text", "error"))
 		if err == nil || !strings.Contains(err.Error(), "cannot reach Temporal at 127.0.0.1:1") {
 			t.Fatalf("error = %v", err)
 		}

@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/internal/logging"
+	"github.com/imagegen/imagegen/internal/testkit"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
@@ -25,7 +26,7 @@ func TestEveryRouteRefusesAReboundHost(t *testing.T) {
 	cfg.AllowedHosts = []string{"imagegen.lan"}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, err := app.Dev(ctx, cfg, app.NewLogger(io.Discard, "text", "error"))
+	a, err := testkit.Dev(ctx, cfg, logging.New(io.Discard, "text", "error"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/internal/logging"
+	"github.com/imagegen/imagegen/internal/testkit"
 	"github.com/imagegen/imagegen/openai/openaitest"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
@@ -20,7 +21,7 @@ func TestOpenAIModelJobRunsThroughTheWholeStack(t *testing.T) {
 	cfg.OpenAIAPIKey, cfg.OpenAIBaseURL = oai.APIKey, oai.URL
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, err := app.Dev(ctx, cfg, app.NewLogger(&syncBuffer{}, "json", "debug"))
+	a, err := testkit.Dev(ctx, cfg, logging.New(&syncBuffer{}, "json", "debug"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,10 @@ import (
 
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/cmd/imagegen/config"
 	"github.com/imagegen/imagegen/devserver"
+	"github.com/imagegen/imagegen/internal/logging"
+	"github.com/imagegen/imagegen/internal/testkit"
 	"github.com/imagegen/imagegen/jobs"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 	"github.com/imagegen/imagegen/workflows"
@@ -212,7 +214,7 @@ func TestReadinessFlipsWithStorageAndTemporal(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := dev.FrontendAddress()[strings.LastIndex(dev.FrontendAddress(), ":")+1:]
-	a, err := app.Serve(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: dir, TemporalAddress: dev.FrontendAddress()}, app.NewLogger(io.Discard, "text", "error"))
+	a, err := testkit.Serve(ctx, config.Config{Addr: "127.0.0.1:0", DataDir: dir, TemporalAddress: dev.FrontendAddress()}, logging.New(io.Discard, "text", "error"))
 	if err != nil {
 		dev.Stop()
 		t.Fatal(err)

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/cmd/imagegen/config"
+	"github.com/imagegen/imagegen/internal/logging"
+	"github.com/imagegen/imagegen/internal/testkit"
 )
 
 // TestEachModeAnnouncesWhatItServes holds the ready line's attributes to
@@ -19,17 +22,17 @@ func TestEachModeAnnouncesWhatItServes(t *testing.T) {
 	temporal := s.app.TemporalAddress
 	for _, tc := range []struct {
 		name     string
-		start    func(context.Context, app.Config, *slog.Logger) (*app.App, error)
+		start    func(context.Context, config.Config, *slog.Logger) (*app.App, error)
 		want     []string
 		wantNone []string
 	}{
-		{"serve", app.Serve, []string{"temporal", "namespace", "mcp", "sse", "gallery", "ops"}, []string{"provider", "data_dir"}},
-		{"worker", app.Work, []string{"temporal", "namespace", "ops", "provider", "data_dir"}, []string{"mcp", "sse", "gallery"}},
+		{"serve", testkit.Serve, []string{"temporal", "namespace", "mcp", "sse", "gallery", "ops"}, []string{"provider", "data_dir"}},
+		{"worker", testkit.Worker, []string{"temporal", "namespace", "ops", "provider", "data_dir"}, []string{"mcp", "sse", "gallery"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			a, err := tc.start(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), TemporalAddress: temporal, TemporalAPIKey: s.app.TemporalAPIKey()}, app.NewLogger(io.Discard, "text", "error"))
+			a, err := tc.start(ctx, config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), TemporalAddress: temporal, TemporalAPIKey: s.app.TemporalAPIKey()}, logging.New(io.Discard, "text", "error"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,7 +8,9 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/imagegen/imagegen"
-	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/cmd/imagegen/config"
+	"github.com/imagegen/imagegen/internal/logging"
+	"github.com/imagegen/imagegen/internal/testkit"
 )
 
 // previewDev is a dev service on the offline preview provider, as a new user
@@ -16,10 +18,10 @@ import (
 func previewDev(t *testing.T) *stack {
 	t.Helper()
 	logs := &syncBuffer{}
-	cfg := app.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), AuthToken: testToken, UIPort: -1, MaxWait: 20 * time.Second}
+	cfg := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), AuthToken: testToken, UIPort: -1, MaxWait: 20 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, err := app.Dev(ctx, cfg, app.NewLogger(logs, "json", "debug"))
+	a, err := testkit.Dev(ctx, cfg, logging.New(logs, "json", "debug"))
 	if err != nil {
 		t.Fatal(err)
 	}

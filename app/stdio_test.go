@@ -10,6 +10,8 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 
 	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/cmd/imagegen/config"
+	"github.com/imagegen/imagegen/internal/logging"
 )
 
 // TestStdioServesTheToolsAgainstARunningService is the desktop-client path:
@@ -20,8 +22,12 @@ func TestStdioServesTheToolsAgainstARunningService(t *testing.T) {
 	serverIn, clientOut := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	opts, err := config.Config{TemporalAddress: s.app.TemporalAddress, TemporalAPIKey: s.app.TemporalAPIKey()}.Resolve(logging.New(io.Discard, "text", "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() {
-		done <- app.StdioConfig(ctx, app.Config{TemporalAddress: s.app.TemporalAddress, TemporalAPIKey: s.app.TemporalAPIKey()}, app.NewLogger(io.Discard, "text", "error"), serverIn, serverOut)
+		done <- app.Stdio(ctx, opts, serverIn, serverOut)
 	}()
 	t.Cleanup(func() {
 		cancel()

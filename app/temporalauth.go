@@ -15,9 +15,9 @@ import (
 	"github.com/imagegen/imagegen/devserver"
 )
 
-// devTemporalDir is where Dev keeps the embedded server's files (and its
+// DevTemporalDir is where StartDev keeps the embedded server's files (and its
 // frontend secret) inside the data dir.
-const devTemporalDir = "temporal"
+const DevTemporalDir = "temporal"
 
 // temporalConnection sets the credentials and TLS of a client of addr, from
 // the operator's settings:

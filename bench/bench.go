@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/internal/testkit"
 )
 
 // Config chooses what Run measures and how much.
@@ -214,7 +215,7 @@ func settingsOf(c Config) Settings {
 func (r *runner) startApp(ctx context.Context) (*app.App, time.Duration, error) {
 	cfg := appConfig(r.dir, r.token, r.prov)
 	start := time.Now()
-	a, err := app.Dev(ctx, cfg, quietLogger(r.cfg.Logger))
+	a, err := testkit.Dev(ctx, cfg, quietLogger(r.cfg.Logger))
 	if err != nil {
 		return nil, 0, fmt.Errorf("start dev stack: %w", err)
 	}

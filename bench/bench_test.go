@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/internal/testkit"
 )
 
 // TestQuickRunIsCompleteAndConsistent runs every scenario in the quick
@@ -207,7 +207,7 @@ func BenchmarkGenerateImageAndWait(b *testing.B) {
 	defer prov.close()
 	token := randomToken()
 	ctx := context.Background()
-	a, err := app.Dev(ctx, appConfig(b.TempDir(), token, prov), quietLogger(nil))
+	a, err := testkit.Dev(ctx, appConfig(b.TempDir(), token, prov), quietLogger(nil))
 	if err != nil {
 		b.Fatal(err)
 	}

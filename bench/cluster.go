@@ -15,7 +15,9 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/cmd/imagegen/config"
 	"github.com/imagegen/imagegen/deploy"
+	"github.com/imagegen/imagegen/internal/testkit"
 )
 
 // ClusterConfig chooses what RunCluster measures: imagegen serve and
@@ -135,7 +137,7 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*ClusterReport, error) 
 	}
 	s3 := httptest.NewServer(gofakes3.New(backend).Server())
 	defer s3.Close()
-	clusterCfg := func(name string) app.Config {
+	clusterCfg := func(name string) config.Config {
 		c := appConfig(filepath.Join(dir, name), r.token, r.prov)
 		c.TemporalAddress, c.TemporalNamespace = cfg.Address, rep.Namespace
 		c.R2Endpoint, c.R2PathStyle, c.R2Bucket = s3.URL, true, "images"
@@ -143,7 +145,7 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*ClusterReport, error) 
 		return c
 	}
 	log := quietLogger(cfg.Logger)
-	serve, err := app.Serve(ctx, clusterCfg("serve"), log)
+	serve, err := testkit.Serve(ctx, clusterCfg("serve"), log)
 	if err != nil {
 		return nil, fmt.Errorf("start serve against %s: %w", cfg.Address, err)
 	}
@@ -157,7 +159,7 @@ func RunCluster(ctx context.Context, cfg ClusterConfig) (*ClusterReport, error) 
 	}()
 	for _, n := range cfg.Workers {
 		for len(workers) < n {
-			w, err := app.Work(ctx, clusterCfg(fmt.Sprintf("worker-%d", len(workers)+1)), log)
+			w, err := testkit.Worker(ctx, clusterCfg(fmt.Sprintf("worker-%d", len(workers)+1)), log)
 			if err != nil {
 				return nil, fmt.Errorf("start worker %d: %w", len(workers)+1, err)
 			}

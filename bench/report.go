@@ -48,9 +48,9 @@ type Settings struct {
 
 // Startup is how fast the dev stack comes up and what it costs idle.
 type Startup struct {
-	// FreshReadyMS: app.Dev on an empty data dir (schema created) until it returns.
+	// FreshReadyMS: testkit.Dev on an empty data dir (schema created) until it returns.
 	FreshReadyMS float64 `json:"fresh_ready_ms"`
-	// RestartReadyMS: app.Dev again on the same data dir.
+	// RestartReadyMS: testkit.Dev again on the same data dir.
 	RestartReadyMS float64 `json:"restart_ready_ms"`
 	// RestartFirstJobMS: the first generate_image_and_wait after the restart.
 	RestartFirstJobMS float64 `json:"restart_first_job_ms"`

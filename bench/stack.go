@@ -24,7 +24,7 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/cmd/imagegen/config"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
@@ -55,7 +55,7 @@ func newProvider() *provider {
 }
 
 // config points an app at the provider with the CLOUDFLARE_* settings.
-func (p *provider) config(c *app.Config) {
+func (p *provider) config(c *config.Config) {
 	c.CloudflareAccountID = p.fake.AccountID
 	c.CloudflareAPIToken = p.fake.APIToken
 	c.CloudflareBaseURL = p.gateSrv.URL
@@ -181,8 +181,8 @@ func (l *answerLog) wait(ctx context.Context, prompt string) (time.Time, error) 
 // the system, no Web UI, a bearer token as a real deployment would have, and
 // a long MaxWait so that a waiter in the memory scenario never gives up
 // before its job is let go.
-func appConfig(dir, token string, p *provider) app.Config {
-	cfg := app.Config{
+func appConfig(dir, token string, p *provider) config.Config {
+	cfg := config.Config{
 		Addr: "127.0.0.1:0", DataDir: dir, AuthToken: token,
 		TemporalPort: 0, UIPort: -1,
 		MaxWait: 5 * time.Minute,

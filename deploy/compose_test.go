@@ -2,9 +2,6 @@ package deploy
 
 import (
 	"context"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"net"
 	"net/url"
 	"os"
@@ -19,6 +16,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/imagegen/imagegen/cmd/imagegen/config"
 )
 
 // The files under test, relative to this package's directory.
@@ -562,7 +561,7 @@ func TestMinioCredentialsFollowTheHostEnvironmentEverywhere(t *testing.T) {
 	}
 }
 
-// How the stack treats each environment variable app.Config reads.
+// How the stack treats each environment variable the configuration table reads.
 type treatment int
 
 const (
@@ -571,8 +570,8 @@ const (
 	absent                       // deliberately not set
 )
 
-// configVariables lists every environment variable of app.Config: the field
-// comments in app/config.go (TestConfigVariablesListMatchesAppConfig keeps
+// configVariables lists every environment variable of the configuration
+// table, config.Fields (TestConfigVariablesListMatchesTheConfigTable keeps
 // this list complete).
 var configVariables = []struct {
 	name string
@@ -601,6 +600,12 @@ var configVariables = []struct {
 	{"TEMPORAL_ADDRESS", set, "the temporal service"},
 	{"TEMPORAL_NAMESPACE", set, "the namespace temporal-namespace creates"},
 	{"TEMPORAL_UI_URL", set, "the UI as published on this machine"},
+	{"TEMPORAL_API_KEY", absent, "the compose stack's Temporal takes no credentials on its private network"},
+	{"TEMPORAL_TLS_CERT", absent, "no TLS inside the compose network"},
+	{"TEMPORAL_TLS_KEY", absent, "no TLS inside the compose network"},
+	{"TEMPORAL_TLS_CA", absent, "no TLS inside the compose network"},
+	{"TEMPORAL_TLS_SERVER_NAME", absent, "no TLS inside the compose network"},
+	{"TEMPORAL_TLS", absent, "automatic: off for a keyless plaintext frontend"},
 }
 
 func TestEveryConfigVariableIsSetOrDeliberatelyLeftOut(t *testing.T) {
@@ -649,34 +654,10 @@ func TestProviderFollowsCloudflareCredentials(t *testing.T) {
 	}
 }
 
-// configVariablePattern is how an app.Config field comment names its
-// environment variable: the first word, in capitals.
-var configVariablePattern = regexp.MustCompile(`^([A-Z][A-Z0-9_]+)\b`)
-
-func TestConfigVariablesListMatchesAppConfig(t *testing.T) {
-	path := filepath.Join(repoRoot, "app", "config.go")
-	f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inApp []string
-	ast.Inspect(f, func(n ast.Node) bool {
-		ts, ok := n.(*ast.TypeSpec)
-		if !ok || ts.Name.Name != "Config" {
-			return true
-		}
-		for _, field := range ts.Type.(*ast.StructType).Fields.List {
-			if field.Comment == nil {
-				continue
-			}
-			if m := configVariablePattern.FindStringSubmatch(strings.TrimSpace(field.Comment.Text())); m != nil {
-				inApp = append(inApp, m[1])
-			}
-		}
-		return false
-	})
+func TestConfigVariablesListMatchesTheConfigTable(t *testing.T) {
+	inApp := config.EnvNames()
 	if len(inApp) == 0 {
-		t.Fatalf("found no environment variables in the Config field comments of %s", path)
+		t.Fatal("the configuration table (cmd/imagegen/config) names no environment variables")
 	}
 	var listed []string
 	for _, v := range configVariables {
@@ -684,12 +665,12 @@ func TestConfigVariablesListMatchesAppConfig(t *testing.T) {
 	}
 	for _, name := range inApp {
 		if !slices.Contains(listed, name) {
-			t.Errorf("app.Config reads %s, which configVariables does not list: decide how docker-compose.yml treats it", name)
+			t.Errorf("the configuration table reads %s, which configVariables does not list: decide how docker-compose.yml treats it", name)
 		}
 	}
 	for _, name := range listed {
 		if !slices.Contains(inApp, name) {
-			t.Errorf("configVariables lists %s, which app.Config no longer reads", name)
+			t.Errorf("configVariables lists %s, which the configuration table no longer reads", name)
 		}
 	}
 }

@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/cmd/imagegen/config"
 	"github.com/imagegen/imagegen/devserver"
+	"github.com/imagegen/imagegen/internal/testkit"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
@@ -82,7 +83,7 @@ func TestKilledWorkerIsReplacedAndTheJobCompletes(t *testing.T) {
 
 	temporal := startTemporal(t, devserver.Options{})
 	shared := t.TempDir()
-	serve := startApp(t, app.Serve, app.Config{
+	serve := startApp(t, testkit.Serve, config.Config{
 		Addr: "127.0.0.1:0", AuthToken: testToken, DataDir: shared,
 		TemporalAddress: temporal.FrontendAddress(), TemporalAPIKey: temporal.Secret(), MaxWait: 30 * time.Second,
 	})

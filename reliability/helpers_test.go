@@ -25,7 +25,9 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/cmd/imagegen/config"
 	"github.com/imagegen/imagegen/devserver"
+	"github.com/imagegen/imagegen/internal/logging"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 	"github.com/imagegen/imagegen/workflows"
 )
@@ -179,20 +181,20 @@ func freePorts(t *testing.T, n int) []int {
 }
 
 // devConfig is an in-process dev stack on dir with the fake provider.
-func devConfig(dir string, fake *workersaitest.Server) app.Config {
-	return app.Config{
+func devConfig(dir string, fake *workersaitest.Server) config.Config {
+	return config.Config{
 		Addr: "127.0.0.1:0", DataDir: dir, AuthToken: testToken, UIPort: -1,
 		CloudflareAccountID: fake.AccountID, CloudflareAPIToken: fake.APIToken, CloudflareBaseURL: fake.URL,
 		MaxWait: 30 * time.Second,
 	}
 }
 
-func startApp(t *testing.T, start func(context.Context, app.Config, *slog.Logger) (*app.App, error), cfg app.Config) *app.App {
+func startApp(t *testing.T, start func(context.Context, config.Config, *slog.Logger) (*app.App, error), cfg config.Config) *app.App {
 	t.Helper()
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, err := start(ctx, cfg, app.NewLogger(logs, "text", "info"))
+	a, err := start(ctx, cfg, logging.New(logs, "text", "info"))
 	if err != nil {
 		t.Fatalf("start service: %v\n%s", err, tail(logs.String(), 6000))
 	}

@@ -20,6 +20,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/internal/logging"
+	"github.com/imagegen/imagegen/internal/testkit"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 	"github.com/imagegen/imagegen/workflows"
 )
@@ -54,7 +56,7 @@ func startHostileStack(t *testing.T) *hostileStack {
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, err := app.Dev(ctx, devConfig(t.TempDir(), fake), app.NewLogger(logs, "json", "debug"))
+	a, err := testkit.Dev(ctx, devConfig(t.TempDir(), fake), logging.New(logs, "json", "debug"))
 	if err != nil {
 		t.Fatalf("start service: %v\n%s", err, tail(logs.String(), 6000))
 	}

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/internal/testkit"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
@@ -40,7 +40,7 @@ const (
 func TestLoadThousandConcurrentGenerationsAllCompleteOnce(t *testing.T) {
 	fake := workersaitest.NewServer()
 	t.Cleanup(fake.Close)
-	a := startApp(t, app.Dev, devConfig(t.TempDir(), fake))
+	a := startApp(t, testkit.Dev, devConfig(t.TempDir(), fake))
 
 	ctx, cancel := context.WithTimeout(context.Background(), loadDeadline)
 	defer cancel()

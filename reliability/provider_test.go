@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/internal/testkit"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
@@ -119,7 +119,7 @@ func TestProviderErrorMatrixThroughTheStack(t *testing.T) {
 
 	cfg := devConfig(t.TempDir(), fake)
 	cfg.ProviderTimeout = providerTimeout
-	a := startApp(t, app.Dev, cfg)
+	a := startApp(t, testkit.Dev, cfg)
 	c := newClient(t, a.MCPURL)
 
 	start := time.Now()

@@ -12,7 +12,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
-	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/internal/testkit"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
@@ -91,7 +91,7 @@ func TestStorageOutageRetriesTheUploadNotTheProvider(t *testing.T) {
 	cfg := devConfig(t.TempDir(), fake)
 	cfg.R2Bucket, cfg.R2AccessKeyID, cfg.R2SecretAccessKey = bucket, "AKIDRELIABILITY", "reliability-s3-secret"
 	cfg.R2Endpoint, cfg.R2PublicURL, cfg.R2PathStyle = s3srv.URL, s3srv.URL+"/"+bucket, true
-	a := startApp(t, app.Dev, cfg)
+	a := startApp(t, testkit.Dev, cfg)
 	c := newClient(t, a.MCPURL)
 
 	start := time.Now()

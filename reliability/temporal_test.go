@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/cmd/imagegen/config"
 	"github.com/imagegen/imagegen/devserver"
+	"github.com/imagegen/imagegen/internal/testkit"
 )
 
 // TestToolsReportTemporalOutageAndRecoverWithoutRestart stops the Temporal
@@ -21,7 +22,7 @@ func TestToolsReportTemporalOutageAndRecoverWithoutRestart(t *testing.T) {
 	t.Parallel()
 	opts := devserver.Options{DataDir: t.TempDir(), Port: freePorts(t, 1)[0]}
 	temporal := startTemporal(t, opts)
-	serve := startApp(t, app.Serve, app.Config{
+	serve := startApp(t, testkit.Serve, config.Config{
 		Addr: "127.0.0.1:0", AuthToken: testToken, DataDir: t.TempDir(),
 		TemporalAddress: temporal.FrontendAddress(), TemporalAPIKey: temporal.Secret(), MaxWait: 5 * time.Second,
 	})

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/imagegen/imagegen/app"
 	"github.com/imagegen/imagegen/bench"
+	"github.com/imagegen/imagegen/internal/logging"
 )
 
 // runBench is `imagegen bench`: it starts its own dev stack on a fresh data
@@ -70,7 +70,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.DataDir = *dataDir
 	cfg.Progress = stderr
 	// Only the service's errors: its info logs would bury the progress lines.
-	cfg.Logger = app.NewLogger(stderr, "text", "error")
+	cfg.Logger = logging.New(stderr, "text", "error")
 
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

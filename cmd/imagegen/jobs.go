@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/cmd/imagegen/config"
+	"github.com/imagegen/imagegen/internal/logging"
 	"github.com/imagegen/imagegen/jobs"
 	"github.com/imagegen/imagegen/workflows"
 )
@@ -41,7 +43,7 @@ func runJobs(ctx context.Context, args []string, getenv func(string) string, std
 	sub, rest := args[0], args[1:]
 	fs := flag.NewFlagSet("imagegen jobs "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfg := bindConfig(fs, getenv, "jobs")
+	cfg := config.Bind(fs, getenv, "jobs")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	status := fs.String("status", "all", "list: all, pending, processing, completed, failed or canceled")
 	model := fs.String("model", "", "only jobs of this model")
@@ -73,8 +75,12 @@ func runJobs(ctx context.Context, args []string, getenv func(string) string, std
 			c.TemporalUIURL = "http://127.0.0.1:8233"
 		}
 	}
-	log := app.NewLogger(stderr, c.LogFormat, "warn")
-	client, closeClient, err := app.JobsConfig(ctx, c, log)
+	log := logging.New(stderr, c.LogFormat, "warn")
+	opts, err := c.Options(log)
+	if err != nil {
+		return err
+	}
+	client, closeClient, err := app.Jobs(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,9 @@ import (
 
 	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/cmd/imagegen/config"
 	"github.com/imagegen/imagegen/devserver"
+	"github.com/imagegen/imagegen/internal/logging"
 )
 
 const usage = `imagegen: image generation for AI assistants, over MCP, on Temporal.
@@ -66,23 +68,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", mode)
 	}
-	cfg, err := parseConfig(mode, rest, getenv)
+	cfg, err := config.Parse(mode, rest, getenv)
 	if err != nil {
 		return err
 	}
-	log := app.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
+	opts, err := cfg.Resolve(log)
+	if err != nil {
+		return err
+	}
 
 	var a *app.App
 	switch mode {
 	case "stdio":
 		// stdout carries the protocol: logs go to stderr only.
-		return app.StdioConfig(ctx, cfg, log, stdin, stdout)
+		return app.Stdio(ctx, opts, stdin, stdout)
 	case "dev":
-		a, err = app.Dev(ctx, cfg, log)
+		a, err = app.StartDev(ctx, opts)
 	case "serve":
-		a, err = app.Serve(ctx, cfg, log)
+		a, err = app.StartServe(ctx, opts)
 	case "worker":
-		a, err = app.Work(ctx, cfg, log)
+		a, err = app.StartWorker(ctx, opts)
 	}
 	if err != nil {
 		return portAdvice(err)

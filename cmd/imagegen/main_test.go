@@ -14,6 +14,9 @@ import (
 
 	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/cmd/imagegen/config"
+	"github.com/imagegen/imagegen/internal/logging"
+	"github.com/imagegen/imagegen/internal/testkit"
 	"github.com/imagegen/imagegen/jobs"
 	"github.com/imagegen/imagegen/workflows"
 )
@@ -23,7 +26,7 @@ func env(m map[string]string) func(string) string {
 }
 
 func TestFlagsOverrideTheEnvironment(t *testing.T) {
-	cfg, err := parseConfig("serve", []string{"--addr", "127.0.0.1:9999"}, env(map[string]string{
+	cfg, err := config.Parse("serve", []string{"--addr", "127.0.0.1:9999"}, env(map[string]string{
 		"IMAGEGEN_ADDR": "127.0.0.1:1111", "TEMPORAL_ADDRESS": "temporal:7233", "R2_BUCKET": "b",
 	}))
 	if err != nil {
@@ -39,11 +42,11 @@ func TestFlagsOverrideTheEnvironment(t *testing.T) {
 
 func TestSecretsAreNotFlags(t *testing.T) {
 	for _, flag := range []string{"--cloudflare-api-token", "--auth-token", "--r2-secret-access-key", "--openai-api-key"} {
-		if _, err := parseConfig("serve", []string{flag, "x"}, env(nil)); err == nil {
+		if _, err := config.Parse("serve", []string{flag, "x"}, env(nil)); err == nil {
 			t.Errorf("secret flag %s accepted (it would show in process listings)", flag)
 		}
 	}
-	cfg, err := parseConfig("serve", nil, env(map[string]string{"IMAGEGEN_AUTH_TOKEN": "tok"}))
+	cfg, err := config.Parse("serve", nil, env(map[string]string{"IMAGEGEN_AUTH_TOKEN": "tok"}))
 	if err != nil || cfg.AuthToken != "tok" {
 		t.Errorf("token from the environment: %q, %v", cfg.AuthToken, err)
 	}
@@ -78,12 +81,16 @@ func TestJobsCommands(t *testing.T) {
 	dataDir := t.TempDir()
 	// UIPort 0: the UI on a free (non-default) port, which `jobs show` must
 	// still link to.
-	a, err := app.Dev(ctx, app.Config{Addr: "127.0.0.1:0", DataDir: dataDir, UIPort: 0}, app.NewLogger(io.Discard, "text", "error"))
+	a, err := testkit.Dev(ctx, config.Config{Addr: "127.0.0.1:0", DataDir: dataDir, UIPort: 0}, logging.New(io.Discard, "text", "error"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	jc, closeJC, err := app.JobsConfig(ctx, app.Config{TemporalAddress: a.TemporalAddress, TemporalAPIKey: a.TemporalAPIKey()}, app.NewLogger(io.Discard, "text", "error"))
+	jobsOpts, err := config.Config{TemporalAddress: a.TemporalAddress, TemporalAPIKey: a.TemporalAPIKey()}.Defaults().Options(logging.New(io.Discard, "text", "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jc, closeJC, err := app.Jobs(ctx, jobsOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

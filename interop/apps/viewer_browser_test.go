@@ -33,6 +33,9 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/cmd/imagegen/config"
+	"github.com/imagegen/imagegen/internal/logging"
+	"github.com/imagegen/imagegen/internal/testkit"
 	"github.com/imagegen/imagegen/mcpserver"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
@@ -54,7 +57,7 @@ func TestViewerInChromiumThroughTheOfficialAppBridge(t *testing.T) {
 	chromium := findChromium(t)
 	bundle := bundleHost(t)
 
-	svc := startDev(t, app.Config{Provider: app.ProviderPreview})
+	svc := startDev(t, config.Config{Provider: app.ProviderPreview})
 	devOrigin := strings.TrimSuffix(svc.MCPURL, "/mcp")
 	site := httptest.NewServer(hostMux(bundle, backend(t, devOrigin)))
 	defer site.Close()
@@ -211,7 +214,7 @@ func TestViewerRetriesAFailedJob(t *testing.T) {
 		}
 		return nil
 	})
-	svc := startDev(t, app.Config{Provider: app.ProviderWorkersAI,
+	svc := startDev(t, config.Config{Provider: app.ProviderWorkersAI,
 		CloudflareAccountID: fake.AccountID, CloudflareAPIToken: fake.APIToken, CloudflareBaseURL: fake.URL})
 	site := httptest.NewServer(hostMux(bundle, backend(t, strings.TrimSuffix(svc.MCPURL, "/mcp"))))
 	defer site.Close()
@@ -283,13 +286,13 @@ func (b *browser) waitView(t *testing.T, what, section, focus string) {
 
 // startDev starts a dev service with cfg's provider settings on free ports
 // and a temporary directory.
-func startDev(t *testing.T, cfg app.Config) *app.App {
+func startDev(t *testing.T, cfg config.Config) *app.App {
 	t.Helper()
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cfg.Addr, cfg.DataDir, cfg.TemporalPort, cfg.UIPort, cfg.MaxWait = "127.0.0.1:0", t.TempDir(), 0, 0, 30*time.Second
-	a, err := app.Dev(ctx, cfg, app.NewLogger(logs, "text", "info"))
+	a, err := testkit.Dev(ctx, cfg, logging.New(logs, "text", "info"))
 	if err != nil {
 		t.Fatalf("start dev service: %v", err)
 	}
