@@ -582,6 +582,7 @@ var configVariables = []struct {
 	{"IMAGEGEN_AUTH_TOKEN", set, "required on a non-loopback address"},
 	{"IMAGEGEN_DATA_DIR", set, "the image's /data volume"},
 	{"IMAGEGEN_PUBLIC_URL", absent, "only for local images; images here are in MinIO (R2_PUBLIC_URL)"},
+	{"IMAGEGEN_ALLOWED_HOSTS", absent, "unset, the Host check guards loopback connections; the stack is reached over the compose network"},
 	{"IMAGEGEN_PROVIDER", passThrough, "empty lets the app choose by credentials"},
 	{"IMAGEGEN_LOG_FORMAT", set, "text unless the host says otherwise"},
 	{"IMAGEGEN_LOG_LEVEL", set, "info unless the host says otherwise"},

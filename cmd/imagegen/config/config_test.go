@@ -76,9 +76,6 @@ func TestEveryVariableAndFlagReachesItsField(t *testing.T) {
 		if _, isBool := f.ptr(&Config{}).(*bool); isBool {
 			probe = "true"
 		}
-		if _, isList := f.ptr(&Config{}).(*[]string); isList {
-			probe = "[" + probe + "]" // deref prints a list in brackets
-		}
 		env := map[string]string{f.Env: probe}
 		mode := "serve"
 		if f.Modes != nil {
@@ -114,6 +111,8 @@ func deref(p any) any {
 	switch p := p.(type) {
 	case *string:
 		return *p
+	case *[]string:
+		return strings.Join(*p, ",")
 	case *bool:
 		return *p
 	case *int:
