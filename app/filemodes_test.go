@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/internal/logging"
+	"github.com/imagegen/imagegen/internal/testkit"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
@@ -27,7 +28,7 @@ func TestDataDirIsPrivate(t *testing.T) {
 	cfg := devConfig(dir, fake)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, err := app.Dev(ctx, cfg, app.NewLogger(io.Discard, "text", "error"))
+	a, err := testkit.Dev(ctx, cfg, logging.New(io.Discard, "text", "error"))
 	if err != nil {
 		t.Fatal(err)
 	}
