@@ -31,6 +31,7 @@ import (
 	"github.com/imagegen/imagegen/activities"
 	"github.com/imagegen/imagegen/devserver"
 	"github.com/imagegen/imagegen/gallery"
+	"github.com/imagegen/imagegen/internal/authlimit"
 	"github.com/imagegen/imagegen/internal/httpguard"
 	"github.com/imagegen/imagegen/internal/logging"
 	"github.com/imagegen/imagegen/internal/temporaladmin"
@@ -545,9 +546,12 @@ func (a *App) imageOrigins(images imageReader) []string {
 // the same token as the API through its login page) and, for a local
 // store, the images under /images/.
 func (a *App) mountFront(opts Options, srv *Server, store imageStore) {
-	mh := a.mcpServer(opts, store).NewHTTP(mcpserver.HTTPOptions{AuthToken: opts.HTTP.AuthToken})
+	// One failure budget per client address for both ways of guessing the
+	// token: bearer headers and the gallery's login form.
+	limiter := authlimit.New(0, 0, a.log.With("component", "auth"))
+	mh := a.mcpServer(opts, store).NewHTTP(mcpserver.HTTPOptions{AuthToken: opts.HTTP.AuthToken, AuthLimiter: limiter})
 	srv.Mount(mh.Routes(), mh.Shutdown)
-	gal := gallery.New(gallery.Options{Jobs: a.jobsClient(opts), AuthToken: opts.HTTP.AuthToken, Logger: a.log.With("component", "gallery")})
+	gal := gallery.New(gallery.Options{Jobs: a.jobsClient(opts), AuthToken: opts.HTTP.AuthToken, AuthLimiter: limiter, Logger: a.log.With("component", "gallery")})
 	routes := map[string]http.Handler{}
 	for _, pattern := range gallery.Patterns() {
 		routes[pattern] = gal

@@ -476,7 +476,9 @@ func TestCheckListenAddr(t *testing.T) {
 		{"0.0.0.0:8080", "", false},
 		{":8080", "", false},
 		{"10.1.2.3:8080", "", false},
-		{"0.0.0.0:8080", "tok", true},
+		{"0.0.0.0:8080", "tok", false}, // a short token, guessable over the network
+		{"0.0.0.0:8080", "0123456789abcdef0123456789abcdef", true},
+		{"127.0.0.1:8080", "tok", true},
 	} {
 		if err := mcpserver.CheckListenAddr(tc.addr, tc.token); (err == nil) != tc.ok {
 			t.Errorf("CheckListenAddr(%q, token=%v) = %v, want ok=%v", tc.addr, tc.token != "", err, tc.ok)

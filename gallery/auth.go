@@ -114,15 +114,22 @@ func (g *gallery) login(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
+	if g.limiter.Blocked(w, r) {
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad login form", http.StatusBadRequest)
 		return
 	}
 	if !g.sessions.tokenMatches(r.PostForm.Get("token")) {
-		// Logged without the submitted value: it may be a near-miss of the
-		// real token.
-		g.log.InfoContext(r.Context(), "gallery login refused", "remote", r.RemoteAddr)
+		// Counted (and logged in summaries) without the submitted value:
+		// it may be a near-miss of the real token.
+		if g.limiter != nil {
+			g.limiter.Failed(r)
+		} else {
+			g.log.InfoContext(r.Context(), "gallery login refused", "remote", r.RemoteAddr)
+		}
 		g.render(w, r, http.StatusUnauthorized, "login.html", loginData{CSS: g.css, Wrong: true})
 		return
 	}

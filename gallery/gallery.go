@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/imagegen/imagegen/internal/authlimit"
 	"github.com/imagegen/imagegen/jobs"
 	"github.com/imagegen/imagegen/workflows"
 )
@@ -36,7 +37,9 @@ type Options struct {
 	// AuthToken, when set, is required (through the login page) to see the
 	// gallery: the same token as the MCP API's bearer token.
 	AuthToken string
-	Logger    *slog.Logger
+	// AuthLimiter rate-limits wrong tokens per client address (nil: none).
+	AuthLimiter *authlimit.Limiter
+	Logger      *slog.Logger
 	// Now is the clock (default time.Now); tests pin it.
 	Now func() time.Time
 	// SessionTTL is how long a login lasts (default 7 days).
@@ -68,6 +71,7 @@ type gallery struct {
 	log      *slog.Logger
 	now      func() time.Time
 	sessions *sessions // nil when no token is set: the gallery is open
+	limiter  *authlimit.Limiter
 	tmpl     *template.Template
 	css      template.CSS
 	cssHash  string
@@ -90,11 +94,12 @@ func New(opts Options) http.Handler {
 	}
 	sum := sha256.Sum256(css)
 	g := &gallery{
-		jobs: opts.Jobs,
-		log:  opts.Logger,
-		now:  opts.Now,
-		tmpl: template.Must(template.ParseFS(templateFS, "templates/*.html")),
-		css:  template.CSS(css), // our own embedded file, never user input
+		jobs:    opts.Jobs,
+		log:     opts.Logger,
+		now:     opts.Now,
+		limiter: opts.AuthLimiter,
+		tmpl:    template.Must(template.ParseFS(templateFS, "templates/*.html")),
+		css:     template.CSS(css), // our own embedded file, never user input
 		// The stylesheet is inlined and allowed by its hash, so the policy
 		// needs neither 'unsafe-inline' nor a second route for a .css file.
 		cssHash: "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'",

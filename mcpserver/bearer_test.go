@@ -8,7 +8,7 @@ import (
 
 func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
 	const token = "0123456789abcdef0123456789abcdef"
-	h := requireBearer(token, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	h := requireBearer(token, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	for header, want := range map[string]int{
 		"Bearer " + token:       http.StatusNoContent,
 		"bearer " + token:       http.StatusNoContent,

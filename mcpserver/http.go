@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/imagegen/imagegen/internal/authlimit"
 )
 
 // HTTPOptions configures the HTTP face of the server.
@@ -21,6 +23,8 @@ type HTTPOptions struct {
 	// AuthToken, when set, is required as "Authorization: Bearer …" on the MCP
 	// endpoints. See CheckListenAddr for when it may be empty.
 	AuthToken string
+	// AuthLimiter rate-limits wrong tokens per client address (nil: no limit).
+	AuthLimiter *authlimit.Limiter
 	// MaxBodyBytes caps request bodies on the MCP endpoints (default 1 MiB).
 	MaxBodyBytes int64
 	// AllowedOrigins are extra browser origins allowed to call the MCP
@@ -61,7 +65,7 @@ func (s *Server) NewHTTP(opts HTTPOptions) *HTTP {
 	protect := func(next http.Handler) http.Handler {
 		next = http.MaxBytesHandler(next, opts.MaxBodyBytes)
 		next = requireOrigin(opts.AllowedOrigins, next)
-		return requireBearer(opts.AuthToken, next)
+		return requireBearer(opts.AuthToken, opts.AuthLimiter, next)
 	}
 	h.routes = map[string]http.Handler{
 		"/mcp":     protect(s.TaskDispatch(h.streamable)),
@@ -92,18 +96,22 @@ func (h *HTTP) Shutdown(ctx context.Context) error {
 
 // requireBearer checks the bearer token in constant time (comparing digests,
 // so not even the token's length leaks through timing).
-func requireBearer(token string, next http.Handler) http.Handler {
+func requireBearer(token string, limiter *authlimit.Limiter, next http.Handler) http.Handler {
 	if token == "" {
 		return next
 	}
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if limiter.Blocked(w, r) {
+			return
+		}
 		// The scheme is case-insensitive (RFC 6750 section 2.1, RFC 9110
 		// section 11.1).
 		scheme, got, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 		ok = ok && strings.EqualFold(scheme, "Bearer")
 		gotSum := sha256.Sum256([]byte(strings.TrimSpace(got)))
 		if subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 || !ok {
+			limiter.Failed(r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="imagegen"`)
 			writeHTTPError(w, http.StatusUnauthorized, "missing or invalid bearer token")
 			return
@@ -158,6 +166,10 @@ func writeHTTPError(w http.ResponseWriter, status int, msg string) {
 	json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
 
+// MinPublicTokenLength is the shortest token accepted on a non-loopback
+// address, where anyone on the network can try guesses.
+const MinPublicTokenLength = 32
+
 // CheckListenAddr refuses to serve without a token on anything but a
 // loopback address: an open image generator on a network spends money.
 func CheckListenAddr(addr, token string) error {
@@ -165,10 +177,14 @@ func CheckListenAddr(addr, token string) error {
 	if err != nil {
 		return fmt.Errorf("listen address %q: %w", addr, err)
 	}
+	loopback := host != "" && isLoopbackHost(host)
 	if token != "" {
+		if !loopback && len(token) < MinPublicTokenLength {
+			return fmt.Errorf("refusing to listen on %s with a %d-character IMAGEGEN_AUTH_TOKEN: beyond loopback it must be at least %d characters (e.g. openssl rand -hex 32)", addr, len(token), MinPublicTokenLength)
+		}
 		return nil
 	}
-	if host == "" || !isLoopbackHost(host) {
+	if !loopback {
 		return errors.New("refusing to listen on " + addr + " without IMAGEGEN_AUTH_TOKEN: set a token, or listen on 127.0.0.1")
 	}
 	return nil
