@@ -719,7 +719,7 @@ func checkAuth(t *testing.T, h *hostileStack) []string {
 		{"/mcp without a token", "POST", "/mcp", "", list, 401},
 		{"/mcp with a wrong token", "POST", "/mcp", "Bearer " + wrongToken, list, 401},
 		{"/mcp with the token as Basic auth", "POST", "/mcp", "Basic " + testToken, list, 401},
-		{"/mcp with the token in lower-case bearer", "POST", "/mcp", "bearer " + testToken, list, 401},
+		{"/mcp with the token in lower-case bearer (RFC 6750: the scheme is case-insensitive)", "POST", "/mcp", "bearer " + testToken, list, 200},
 		{"/mcp with the token in the query string", "POST", "/mcp?token=" + testToken + "&access_token=" + testToken, "", list, 401},
 		{"/mcp with the token", "POST", "/mcp", "Bearer " + testToken, list, 200},
 		{"/sse without a token", "GET", "/sse", "", "", 401},
