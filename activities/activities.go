@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/history"
 )
 
 // Activities holds the dependencies of the activities. Register a pointer to
@@ -78,6 +79,12 @@ type StoreInput struct {
 	JobID  string `json:"job_id"`
 	Key    string `json:"key"`
 	Staged Staged `json:"staged"`
+	// Index, Request and Created describe the image for its history record
+	// (see package history). Request is nil in inputs recorded before
+	// records existed: then no record is written.
+	Index   int               `json:"index,omitempty"`
+	Request *imagegen.Request `json:"request,omitempty"`
+	Created time.Time         `json:"created,omitzero"`
 }
 
 // Stored is where an image ended up.
@@ -85,7 +92,9 @@ type Stored struct {
 	Key          string `json:"key"`
 	URL          string `json:"url"`
 	ThumbnailKey string `json:"thumbnail_key,omitempty"`
-	StoreMillis  int64  `json:"store_ms"`
+	// RecordKey names the image's history record (empty if none was written).
+	RecordKey   string `json:"record_key,omitempty"`
+	StoreMillis int64  `json:"store_ms"`
 }
 
 // Generate calls the provider once and stages the image on local disk. If this
@@ -174,9 +183,41 @@ func (a *Activities) Store(ctx context.Context, in StoreInput) (Stored, error) {
 	}
 	elapsed := time.Since(start)
 	thumbKey := a.storeThumbnail(ctx, log, in.Key, data)
+	recKey, err := a.storeRecord(ctx, in, thumbKey)
+	if err != nil {
+		log.Warn("history record upload failed", "error", err)
+		return Stored{}, toActivityError(ctx, err)
+	}
 	a.Staging.remove(in.Staged.File)
 	log.Info("image stored", "store_ms", elapsed.Milliseconds())
-	return Stored{Key: in.Key, URL: url, ThumbnailKey: thumbKey, StoreMillis: elapsed.Milliseconds()}, nil
+	return Stored{Key: in.Key, URL: url, ThumbnailKey: thumbKey, RecordKey: recKey, StoreMillis: elapsed.Milliseconds()}, nil
+}
+
+// storeRecord writes the image's history record, after the image, so that a
+// record always names an image that exists. It is one put of bytes that
+// depend only on the input (and on whether the thumbnail was stored), under
+// a key fixed by the input: a retried attempt rewrites the same object.
+func (a *Activities) storeRecord(ctx context.Context, in StoreInput, thumbKey string) (string, error) {
+	if in.Request == nil || in.Created.IsZero() {
+		return "", nil
+	}
+	rec := history.Record{
+		JobID: in.JobID, Index: in.Index, Request: *in.Request,
+		ContentType: in.Staged.ContentType, SizeBytes: in.Staged.SizeBytes,
+		Width: in.Staged.Width, Height: in.Staged.Height,
+		Key: in.Key, ThumbnailKey: thumbKey,
+		Provider: in.Staged.Provider, Placeholder: in.Staged.Placeholder,
+		CreatedAt: in.Created,
+	}
+	b, err := history.Marshal(rec)
+	if err != nil {
+		return "", err
+	}
+	key := history.Key(in.JobID, in.Index, in.Created)
+	if err := a.ImageStore.Put(ctx, key, b, history.ContentType); err != nil {
+		return "", fmt.Errorf("upload record %s: %w", key, err)
+	}
+	return key, nil
 }
 
 // ErrTypeStagedImageLost is the application error type of a Store that cannot

@@ -2,11 +2,14 @@ package objectstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 )
 
 // Local stores images as files under a directory, for development without an
@@ -180,4 +183,37 @@ func (l *Local) Handler() http.Handler {
 		// ServeContent handles HEAD, Range and If-Modified-Since.
 		http.ServeContent(w, r, path.Base(key), info.ModTime(), f)
 	})
+}
+
+// List returns up to limit keys under prefix that sort after startAfter, in
+// ascending byte order, as S3 lists them. prefix must name a directory
+// ("records/"); temp files and subdirectories are skipped.
+func (l *Local) List(ctx context.Context, prefix, startAfter string, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("list %s: limit %d must be positive", prefix, limit)
+	}
+	dir := strings.TrimSuffix(prefix, "/")
+	if err := validateKey(dir); err != nil || !strings.HasSuffix(prefix, "/") {
+		return nil, fmt.Errorf("list %q: want a directory prefix such as \"records/\"", prefix)
+	}
+	entries, err := os.ReadDir(filepath.Join(l.dir, filepath.FromSlash(dir)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", prefix, err)
+	}
+	// ReadDir sorts by file name, which is byte order for these names.
+	var keys []string
+	for _, e := range entries {
+		key := prefix + e.Name()
+		if !e.Type().IsRegular() || validateKey(key) != nil || key <= startAfter {
+			continue
+		}
+		keys = append(keys, key)
+		if len(keys) == limit {
+			break
+		}
+	}
+	return keys, nil
 }

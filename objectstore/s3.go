@@ -297,3 +297,28 @@ type redacted struct {
 
 func (r redacted) Error() string { return strings.ReplaceAll(r.err.Error(), r.secret, "[REDACTED]") }
 func (r redacted) Unwrap() error { return r.err }
+
+// List returns up to limit keys under prefix that sort after startAfter, in
+// ascending order: one ListObjectsV2 call (limit is capped at S3's 1000).
+func (s *S3) List(ctx context.Context, prefix, startAfter string, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("list %s: limit %d must be positive", prefix, limit)
+	}
+	in := &s3.ListObjectsV2Input{
+		Bucket:  aws.String(s.bucket),
+		Prefix:  aws.String(prefix),
+		MaxKeys: aws.Int32(int32(min(limit, 1000))),
+	}
+	if startAfter != "" {
+		in.StartAfter = aws.String(startAfter)
+	}
+	out, err := s.client.ListObjectsV2(ctx, in)
+	if err != nil {
+		return nil, s.classify("list "+prefix, err)
+	}
+	keys := make([]string, 0, len(out.Contents))
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	return keys, nil
+}

@@ -179,7 +179,9 @@ func makeImage(ctx, genCtx workflow.Context, rec *Record, plan Plan, jobID strin
 		})
 		key := activities.ImageKey(jobID, index, started, staged.ContentType)
 		var stored activities.Stored
-		err = workflow.ExecuteActivity(storeCtx, a.Store, activities.StoreInput{JobID: jobID, Key: key, Staged: staged}).Get(ctx, &stored)
+		err = workflow.ExecuteActivity(storeCtx, a.Store, activities.StoreInput{
+			JobID: jobID, Key: key, Staged: staged, Index: index, Request: &req, Created: started,
+		}).Get(ctx, &stored)
 		if err != nil {
 			if stagedImageLost(err) && generation < plan.Generations {
 				workflow.GetLogger(ctx).Warn("staged image unreachable, generating again", "job_id", jobID, "image", index, "error", err)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/activities"
+	"github.com/imagegen/imagegen/history"
 	"github.com/imagegen/imagegen/workflows"
 )
 
@@ -70,6 +71,10 @@ type memStore struct {
 	failN   int
 	failErr error
 	puts    int
+	// failRecords fails the first failRecords puts of history records;
+	// recordPuts counts every attempted record put.
+	failRecords int
+	recordPuts  int
 }
 
 func newMemStore() *memStore {
@@ -79,8 +84,15 @@ func newMemStore() *memStore {
 func (s *memStore) Put(ctx context.Context, key string, data []byte, contentType string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !strings.HasSuffix(key, ".thumb.jpg") {
-		s.puts++ // image uploads only; thumbnails are best effort
+	if !strings.HasSuffix(key, ".thumb.jpg") && !strings.HasPrefix(key, history.Prefix) {
+		s.puts++ // image uploads only; thumbnails and history records aside
+	}
+	if strings.HasPrefix(key, history.Prefix) {
+		s.recordPuts++
+		if s.failRecords > 0 {
+			s.failRecords--
+			return errors.New("record upload: 503 Service Unavailable")
+		}
 	}
 	if s.failN != 0 {
 		if s.failN > 0 {
@@ -99,7 +111,7 @@ func (s *memStore) images() int {
 	defer s.mu.Unlock()
 	n := 0
 	for k := range s.objects {
-		if !strings.HasSuffix(k, ".thumb.jpg") {
+		if !strings.HasSuffix(k, ".thumb.jpg") && !strings.HasPrefix(k, history.Prefix) {
 			n++
 		}
 	}
