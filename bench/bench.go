@@ -63,6 +63,14 @@ type Config struct {
 	Full bool
 	// IdleSettle is how long the fresh stack sits before its idle RSS is read.
 	IdleSettle time.Duration
+	// CostWaiters is how many waiters (one held job each) the waiter-cost
+	// scenario holds per way of waiting, for WaiterHold.
+	CostWaiters int
+	WaiterHold  time.Duration
+	// LateWaits is how many back-to-back jobs the late-wait count runs per
+	// way of waiting, LateClients at a time.
+	LateWaits   int
+	LateClients int
 	// Progress receives one line per step; nil for none.
 	Progress io.Writer
 	// Logger receives the service's own logs; nil discards them.
@@ -78,7 +86,8 @@ func DefaultConfig() Config {
 	return Config{
 		ProviderDelay: 2 * time.Second, Jobs: 200, Waiters: 1000, Clients: []int{1, 10, 50},
 		LatencySpacing: 250 * time.Millisecond, PollIntervals: []time.Duration{3 * time.Second, time.Second},
-		IdleSettle: 2 * time.Second,
+		IdleSettle:  2 * time.Second,
+		CostWaiters: 20, WaiterHold: 10 * time.Second, LateWaits: 1000, LateClients: 10,
 	}
 }
 
@@ -88,7 +97,8 @@ func QuickConfig() Config {
 	return Config{
 		ProviderDelay: 300 * time.Millisecond, Jobs: 5, Waiters: 20, Clients: []int{1, 2},
 		LatencySpacing: 100 * time.Millisecond, PollIntervals: []time.Duration{3 * time.Second, time.Second},
-		IdleSettle: 200 * time.Millisecond,
+		IdleSettle:  200 * time.Millisecond,
+		CostWaiters: 3, WaiterHold: time.Second, LateWaits: 20, LateClients: 4,
 	}
 }
 
@@ -106,6 +116,10 @@ func (c Config) validate() error {
 		return errors.New("bench: provider delay must not be negative")
 	case len(c.PollIntervals) == 0:
 		return errors.New("bench: no poll intervals given")
+	case c.CostWaiters < 1 || c.LateWaits < 1 || c.LateClients < 1:
+		return errors.New("bench: cost waiters, late waits and late clients must be at least 1")
+	case c.WaiterHold < 0:
+		return errors.New("bench: waiter hold must not be negative")
 	}
 	for _, n := range c.Clients {
 		if n < 1 {
@@ -157,6 +171,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		{"throughput", r.throughput},
 		{"memory", r.memory},
 		{"history", r.history},
+		{"waiter cost", r.waiterCost},
 	}
 	for _, s := range steps {
 		r.progress("%s", s.name)

@@ -107,6 +107,28 @@ func TestQuickRunIsCompleteAndConsistent(t *testing.T) {
 		t.Errorf("history = %+v", h)
 	}
 
+	wc := rep.WaiterCost
+	if len(wc.Modes) != 5 || len(wc.Late) != 3 {
+		t.Fatalf("waiter cost: %d modes and %d late runs, want 5 and 3", len(wc.Modes), len(wc.Late))
+	}
+	for _, m := range wc.Modes {
+		if m.PerWait < 1 || m.PerWaiterPerMinute <= 0 || m.ByMethod["GetWorkflowExecutionHistory"] < 1 {
+			t.Errorf("waiter cost %q: %+v, want at least one history long poll per wait", m.Mode, m)
+		}
+		// Waits now describe once, for the final state: no ticker.
+		if strings.HasPrefix(m.Mode, "now") && m.ByMethod["DescribeWorkflowExecution"] != 1 {
+			t.Errorf("waiter cost %q: %v describes per wait, want 1", m.Mode, m.ByMethod["DescribeWorkflowExecution"])
+		}
+	}
+	if before, now := wc.Modes[0], wc.Modes[2]; before.ByMethod["DescribeWorkflowExecution"] <= now.ByMethod["DescribeWorkflowExecution"] {
+		t.Errorf("the describe ticker (%v per wait) should cost more describes than the history long poll (%v)", before.ByMethod, now.ByMethod)
+	}
+	for _, l := range wc.Late {
+		if l.Waits != cfg.LateWaits || l.Late < 0 || l.Late > l.Waits || l.MaxMS < l.P50MS {
+			t.Errorf("late waits %q inconsistent: %+v", l.Mode, l)
+		}
+	}
+
 	if len(rep.Targets) == 0 {
 		t.Error("no targets")
 	}
@@ -132,7 +154,7 @@ func TestQuickRunIsCompleteAndConsistent(t *testing.T) {
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"STARTUP", "WAIT LATENCY", "OVERHEAD", "THROUGHPUT", "MEMORY", "HISTORY", "TARGETS", "get_job_status every 3 s"} {
+	for _, want := range []string{"STARTUP", "WAIT LATENCY", "OVERHEAD", "THROUGHPUT", "MEMORY", "HISTORY", "WAITER COST", "LATE WAITS", "TARGETS", "get_job_status every 3 s"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table misses %q:\n%s", want, table.String())
 		}
@@ -183,6 +205,8 @@ func TestConfigRejectsNonsense(t *testing.T) {
 		"no clients":    func(c *Config) { c.Clients = nil },
 		"zero clients":  func(c *Config) { c.Clients = []int{1, 0} },
 		"negative wait": func(c *Config) { c.ProviderDelay = -time.Second },
+		"no late waits": func(c *Config) { c.LateWaits = 0 },
+		"negative hold": func(c *Config) { c.WaiterHold = -time.Second },
 	} {
 		cfg := QuickConfig()
 		mutate(&cfg)

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 )
@@ -19,6 +20,7 @@ type Report struct {
 	Throughput      []Throughput `json:"throughput"`
 	Memory          Memory       `json:"memory"`
 	History         History      `json:"history"`
+	WaiterCost      WaiterCost   `json:"waiter_cost"`
 	Targets         []Target     `json:"targets"`
 	DurationSeconds float64      `json:"duration_s"`
 }
@@ -208,6 +210,11 @@ func targets(r *Report) []Target {
 	m := r.Memory
 	add("memory per waiter", "<= 200 KB", m.PerWaiterKB <= 200, "%.0f KB", m.PerWaiterKB)
 	add("lingering goroutines (waiter path)", "0", m.LeftoverWaiterPath == 0, "%d for %d waiters (all goroutines: %+d)", m.LeftoverWaiterPath, m.Waiters, m.GoroutinesAfter-m.GoroutinesBaseline)
+	for _, l := range r.WaiterCost.Late {
+		if strings.HasPrefix(l.Mode, "now:") {
+			add("late waits (woke > 1 s after close)", "0", l.Late == 0, "%d of %d (max %.0f ms)", l.Late, l.Waits, l.MaxMS)
+		}
+	}
 	add("idle RSS", "<= 200 MB", r.Startup.IdleRSSMB <= 200, "%.0f MB", r.Startup.IdleRSSMB)
 	add("restart ready", "<= 1 s", r.Startup.RestartReadyMS <= 1000, "%.0f ms", r.Startup.RestartReadyMS)
 	return t
@@ -288,6 +295,18 @@ func (r *Report) WriteTable(out io.Writer) error {
 	p("bare workflow\t%d\t%d\t", h.BareEvents, h.BareBytes)
 	p("")
 
+	wc := r.WaiterCost
+	p("WAITER COST: %d waiters, jobs held %.0f ms\tTemporal calls per waiter per minute\tper wait\tby method, per wait\twait ms\t", wc.Waiters, wc.HeldMS)
+	for _, m := range wc.Modes {
+		p("%s\t%.1f\t%.1f\t%s\t%.0f\t", m.Mode, m.PerWaiterPerMinute, m.PerWait, byMethod(m.ByMethod), m.WaitMS)
+	}
+	p("")
+	p("LATE WAITS: instant provider, job closed → waiter returns\twaits\tlate (> 1 s)\tp50 ms\tp99 ms\tmax ms\tcalls per wait\t")
+	for _, l := range wc.Late {
+		p("%s\t%d\t%d\t%.1f\t%.1f\t%.0f\t%.1f\t", l.Mode, l.Waits, l.Late, l.P50MS, l.P99MS, l.MaxMS, l.PerWait)
+	}
+	p("")
+
 	p("TARGETS (reported, not asserted)\tgoal\tvalue\tmet\t")
 	for _, t := range r.Targets {
 		met := "yes"
@@ -297,6 +316,22 @@ func (r *Report) WriteTable(out io.Writer) error {
 		p("%s\t%s\t%s\t%s\t", t.Name, t.Goal, t.Value, met)
 	}
 	return w.Flush()
+}
+
+// byMethod lists calls per method, most first.
+func byMethod(m map[string]float64) string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		return m[names[i]] > m[names[j]] || (m[names[i]] == m[names[j]] && names[i] < names[j])
+	})
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s %.1f", strings.TrimSuffix(strings.TrimPrefix(k, "Get"), "Execution"), m[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // times formats a ratio: one decimal below 10 (a ratio under 1 must not

@@ -30,6 +30,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	delay := fs.Duration("provider-delay", def.ProviderDelay, "how long the fake provider takes in the wait latency scenario")
 	jobs := fs.Int("jobs", def.Jobs, "jobs in the latency and overhead scenarios and at each throughput level")
 	waiters := fs.Int("waiters", def.Waiters, "concurrent wait_for_completion calls in the memory scenario")
+	lateWaits := fs.Int("late-waits", def.LateWaits, "jobs per way of waiting in the late-wait count (woke > 1 s after the job closed)")
 	dataDir := fs.String("data-dir", "", "data directory for the benchmark's stack; must be empty or absent (default: a temporary directory, removed afterwards)")
 	clients := fs.String("clients", joinInts(def.Clients), "comma-separated numbers of concurrent MCP clients for the throughput scenario")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
@@ -59,6 +60,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			cfg.Jobs = *jobs
 		case "waiters":
 			cfg.Waiters = *waiters
+		case "late-waits":
+			cfg.LateWaits = *lateWaits
 		case "clients":
 			cfg.Clients, parseErr = parseInts(*clients)
 		}
