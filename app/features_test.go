@@ -4,13 +4,23 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"image/jpeg"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
 func TestCompletedImagesComeWithThumbnailsAndResourceLinks(t *testing.T) {
@@ -160,8 +170,46 @@ func TestIdempotencyKeyStartsOneJobForConcurrentCalls(t *testing.T) {
 }
 
 func TestWaitingToolsReportProgress(t *testing.T) {
-	s := sharedDev(t)
-	c := newStreamableClient(t, s.app.MCPURL, testToken)
+	// A stack of its own, whose provider calls wait at a gate until the
+	// client has heard the generating stage: the test is ordered by events,
+	// not by a delay outlasting a poll.
+	fake := workersaitest.NewServer()
+	t.Cleanup(fake.Close)
+	target, err := url.Parse(fake.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	heard := make(chan struct{})
+	var heardOnce sync.Once
+	gate := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-heard:
+		case <-r.Context().Done():
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(gate.Close)
+	cfg := devConfig(t.TempDir(), fake)
+	cfg.CloudflareBaseURL = gate.URL
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a, err := app.Dev(ctx, cfg, app.NewLogger(&syncBuffer{}, "json", "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	// Open the gate before stopping the stack, whatever happened.
+	t.Cleanup(func() { heardOnce.Do(func() { close(heard) }) })
+
+	// SSE: mcp-go's Streamable HTTP can drop a notification sent right
+	// after an earlier request of the session, and this test waits for one.
+	c, err := client.NewSSEMCPClient(a.SSEURL, transport.WithHeaders(map[string]string{"Authorization": "Bearer " + testToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	initClient(t, c)
 	var mu sync.Mutex
 	var progress []float64
 	var messages []string
@@ -171,39 +219,43 @@ func TestWaitingToolsReportProgress(t *testing.T) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if p, ok := n.Params.AdditionalFields["progress"].(float64); ok {
-			progress = append(progress, p)
-		}
-		if m, ok := n.Params.AdditionalFields["message"].(string); ok {
-			messages = append(messages, m)
+		p, _ := n.Params.AdditionalFields["progress"].(float64)
+		m, _ := n.Params.AdditionalFields["message"].(string)
+		progress = append(progress, p)
+		messages = append(messages, m)
+		if p == 2 {
+			heardOnce.Do(func() { close(heard) })
 		}
 	})
-	s.fake.SetDelay(1500 * time.Millisecond)
-	t.Cleanup(func() { s.fake.SetDelay(0) })
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	req := mcp.CallToolRequest{}
 	req.Params.Name = "generate_image_and_wait"
 	req.Params.Arguments = map[string]any{"prompt": "progress please"}
 	req.Params.Meta = &mcp.Meta{ProgressToken: "tok-1"}
 	res, err := c.CallTool(ctx, req)
-	if err != nil || res.IsError {
+	if err != nil {
 		t.Fatalf("call: %v", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	// The stages seen while the provider works; the final "done" may be
-	// dropped by the transport, so it is not required.
-	seenGenerating := false
+	// Without the generating stage the provider never answers and the call
+	// returns "still processing" after MaxWait.
+	if res.IsError || !strings.Contains(strings.Join(messages, ","), "generating (") {
+		t.Fatalf("progress %v messages %v, result %+v: no generating stage, or the job did not finish", progress, messages, res.Content)
+	}
+	// The stages seen while the provider works, each once and in order; the
+	// final "done" may come later than the result, so it is not required.
 	for i, p := range progress {
 		if i > 0 && p <= progress[i-1] {
 			t.Errorf("progress went from %v to %v", progress[i-1], p)
 		}
-		if p == 2 {
-			seenGenerating = true
+	}
+	var out map[string]any
+	for _, content := range res.Content {
+		if tc, ok := content.(mcp.TextContent); ok && json.Unmarshal([]byte(tc.Text), &out) == nil {
+			break
 		}
 	}
-	if !seenGenerating || !strings.Contains(strings.Join(messages, ","), "generating (") {
-		t.Errorf("progress %v messages %v: no generating stage", progress, messages)
+	if out["done"] != true {
+		t.Errorf("result %+v, want the finished job", out)
 	}
 }
