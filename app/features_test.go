@@ -19,7 +19,8 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/internal/logging"
+	"github.com/imagegen/imagegen/internal/testkit"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
 
@@ -195,7 +196,7 @@ func TestWaitingToolsReportProgress(t *testing.T) {
 	cfg.CloudflareBaseURL = gate.URL
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, err := app.Dev(ctx, cfg, app.NewLogger(&syncBuffer{}, "json", "error"))
+	a, err := testkit.Dev(ctx, cfg, logging.New(&syncBuffer{}, "json", "error"))
 	if err != nil {
 		t.Fatal(err)
 	}
