@@ -180,12 +180,15 @@ func (l *answerLog) wait(ctx context.Context, prompt string) (time.Time, error) 
 // appConfig is the dev stack the benchmark runs: loopback ports chosen by
 // the system, no Web UI, a bearer token as a real deployment would have, and
 // a long MaxWait so that a waiter in the memory scenario never gives up
-// before its job is let go.
+// before its job is let go. The fake provider has no rate limit to respect,
+// so IMAGEGEN_PROVIDER_RATE's Workers AI default (12/s) is off: it would
+// measure the limit, not the system.
 func appConfig(dir, token string, p *provider) config.Config {
 	cfg := config.Config{
 		Addr: "127.0.0.1:0", DataDir: dir, AuthToken: token,
 		TemporalPort: 0, UIPort: -1,
-		MaxWait: 5 * time.Minute,
+		MaxWait:      5 * time.Minute,
+		ProviderRate: "0",
 	}
 	p.config(&cfg)
 	return cfg

@@ -111,7 +111,7 @@ func waitCompleted(t testing.TB, c *client.Client, j job, within time.Duration) 
 	for time.Now().Before(deadline) {
 		left := time.Until(deadline)
 		ctx, cancel := context.WithTimeout(context.Background(), left)
-		res, out, err := call(ctx, c, "wait_for_completion", map[string]any{"job_id": j.id, "timeout_seconds": int(min(left, 20*time.Second) / time.Second)})
+		res, out, err := call(ctx, c, "wait_for_completion", map[string]any{"job_id": j.id, "timeout_seconds": max(1, int(min(left, 20*time.Second)/time.Second))})
 		cancel()
 		switch {
 		case err != nil:

@@ -584,6 +584,8 @@ var configVariables = []struct {
 	{"IMAGEGEN_PUBLIC_URL", absent, "only for local images; images here are in MinIO (R2_PUBLIC_URL)"},
 	{"IMAGEGEN_ALLOWED_HOSTS", absent, "unset, the Host check guards loopback connections; the stack is reached over the compose network"},
 	{"IMAGEGEN_PROVIDER", passThrough, "empty lets the app choose by credentials"},
+	{"IMAGEGEN_PROVIDER_RATE", passThrough, "empty lets the app choose by provider (12/s for Workers AI)"},
+	{"IMAGEGEN_WORKER_ACTIVITIES", passThrough, "empty is the app's default (64)"},
 	{"IMAGEGEN_LOG_FORMAT", set, "text unless the host says otherwise"},
 	{"IMAGEGEN_LOG_LEVEL", set, "info unless the host says otherwise"},
 	{"CLOUDFLARE_ACCOUNT_ID", passThrough, "the operator's Workers AI account"},

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/worker"
+
 	"github.com/imagegen/imagegen/app"
 	"github.com/imagegen/imagegen/objectstore"
 	"github.com/imagegen/imagegen/openai"
@@ -67,6 +69,11 @@ type Config struct {
 	TemporalTLSServerName string
 	TemporalTLS           string // "true" or "false" forces TLS; "" = automatic
 
+	// Worker tuning (dev and worker), as text: ProviderRate is calls per
+	// second (0 = no limit), WorkerActivities a count. See their rows.
+	ProviderRate     string
+	WorkerActivities string
+
 	// Dev mode only.
 	TemporalPort int
 	UIPort       int
@@ -105,6 +112,7 @@ type Field struct {
 func Fields() []Field {
 	external := []string{"serve", "worker", "stdio", "jobs"}
 	dev := []string{"dev"}
+	workers := []string{"dev", "worker"}
 	return []Field{
 		{Env: "IMAGEGEN_ADDR", Flag: "addr", Default: "127.0.0.1:8080", Usage: "HTTP listen address for /mcp, /sse, /healthz and images",
 			ptr: func(c *Config) any { return &c.Addr }, check: checkAddr},
@@ -118,6 +126,13 @@ func Fields() []Field {
 			ptr: func(c *Config) any { return &c.AllowedHosts }},
 		{Env: "IMAGEGEN_PROVIDER", Flag: "provider", Usage: "image provider: workersai or preview (default: workersai when Cloudflare credentials are set)",
 			ptr: func(c *Config) any { return &c.Provider }, fill: fillProvider, check: checkProvider},
+		// After IMAGEGEN_PROVIDER: the rate's default depends on the provider.
+		{Env: "IMAGEGEN_PROVIDER_RATE", Flag: "provider-rate", Modes: workers,
+			Usage: "provider calls per second across all workers, held by Temporal as the shared queue's activity rate limit; 0 = no limit (default 12 with workersai, whose limit is 720/min; none with preview)",
+			ptr:   func(c *Config) any { return &c.ProviderRate }, fill: fillProviderRate, check: checkProviderRate},
+		{Env: "IMAGEGEN_WORKER_ACTIVITIES", Flag: "worker-activities", Default: "64", Modes: workers,
+			Usage: "activities one worker runs at once, per task queue (provider calls; uploads)",
+			ptr:   func(c *Config) any { return &c.WorkerActivities }, check: checkWorkerActivities},
 		{Env: "IMAGEGEN_LOG_FORMAT", Flag: "log-format", Default: "text", Usage: "log format: text or json",
 			ptr: func(c *Config) any { return &c.LogFormat }, check: oneOf("IMAGEGEN_LOG_FORMAT", func(c Config) string { return c.LogFormat }, "text", "json")},
 		{Env: "IMAGEGEN_LOG_LEVEL", Flag: "log-level", Usage: "log level: debug, info, warn, error (default info)",
@@ -307,6 +322,46 @@ func fillProvider(c *Config) {
 	}
 }
 
+// DefaultProviderRate: Workers AI allows 720 text-to-image requests per
+// minute per account, 12 per second.
+const DefaultProviderRate = "12"
+
+func fillProviderRate(c *Config) {
+	if c.ProviderRate == "" {
+		c.ProviderRate = "0"
+		if c.Provider == app.ProviderWorkersAI {
+			c.ProviderRate = DefaultProviderRate
+		}
+	}
+}
+
+// providerRate and workerActivities parse the two settings; "" reads as
+// the zero value (a Config that skipped Defaults).
+func (c Config) providerRate() (float64, error) {
+	if c.ProviderRate == "" {
+		return 0, nil
+	}
+	r, err := strconv.ParseFloat(strings.TrimSpace(c.ProviderRate), 64)
+	if err != nil || r < 0 || r > 100000 || r != r {
+		return 0, fmt.Errorf("IMAGEGEN_PROVIDER_RATE=%q is not a rate: use calls per second, e.g. 12 (Workers AI allows 720 per minute), or 0 for no limit", c.ProviderRate)
+	}
+	return r, nil
+}
+
+func (c Config) workerActivities() (int, error) {
+	if c.WorkerActivities == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(c.WorkerActivities))
+	if err != nil || n < 1 || n > 10000 {
+		return 0, fmt.Errorf("IMAGEGEN_WORKER_ACTIVITIES=%q is not a count: use 1 to 10000 activities at once per worker", c.WorkerActivities)
+	}
+	return n, nil
+}
+
+func checkProviderRate(c Config) error     { _, err := c.providerRate(); return err }
+func checkWorkerActivities(c Config) error { _, err := c.workerActivities(); return err }
+
 func fillR2Endpoint(c *Config) {
 	if c.R2Endpoint == "" && c.CloudflareAccountID != "" {
 		c.R2Endpoint = "https://" + c.CloudflareAccountID + ".r2.cloudflarestorage.com"
@@ -439,6 +494,16 @@ func (c Config) Options(log *slog.Logger) (app.Options, error) {
 		},
 		MaxWait: c.MaxWait,
 	}
+	rate, err := c.providerRate()
+	if err != nil {
+		return app.Options{}, err
+	}
+	activities, err := c.workerActivities()
+	if err != nil {
+		return app.Options{}, err
+	}
+	// The rate limit goes to the shared queue only (see app.WorkerOptions).
+	o.Worker = worker.Options{TaskQueueActivitiesPerSecond: rate, MaxConcurrentActivityExecutionSize: activities}
 	if c.OpenAIAPIKey != "" {
 		oc := c.openAIConfig()
 		o.Provider.OpenAI = &oc
