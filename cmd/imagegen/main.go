@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/imagegen/imagegen"
@@ -82,6 +83,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch mode {
 	case "stdio":
 		// stdout carries the protocol: logs go to stderr only.
+		if !given(rest, getenv, "temporal-address", "TEMPORAL_ADDRESS") {
+			// No Temporal named: use (or start) the dev stack of the data
+			// dir, by default the user's data directory.
+			if !given(rest, getenv, "data-dir", "IMAGEGEN_DATA_DIR") {
+				if cfg.DataDir, err = userDataDir(getenv); err != nil {
+					return err
+				}
+			}
+			if cfg, err = ensureStack(ctx, cfg, log); err != nil {
+				return err
+			}
+			if opts, err = cfg.Resolve(log); err != nil {
+				return err
+			}
+		}
 		return app.Stdio(ctx, opts, stdin, stdout)
 	case "dev":
 		a, err = app.StartDev(ctx, opts)
@@ -118,4 +134,20 @@ func portAdvice(err error) error {
 		return fmt.Errorf("port %d for the Temporal Web UI is in use (is another imagegen dev running?): choose another with --ui-port N, --ui-port 0 for a free one, or --ui-port -1 for no UI", pe.Port)
 	}
 	return err
+}
+
+// given reports whether a setting was given as --flag (or -flag) in args or
+// in the environment.
+func given(args []string, getenv func(string) string, flagName, env string) bool {
+	if getenv(env) != "" {
+		return true
+	}
+	for _, a := range args {
+		for _, p := range []string{"-" + flagName, "--" + flagName} {
+			if a == p || strings.HasPrefix(a, p+"=") {
+				return true
+			}
+		}
+	}
+	return false
 }
