@@ -167,6 +167,7 @@ type App struct {
 	log       *slog.Logger
 	temporal  client.Client
 	devSecret string
+	idSecret  []byte // nil until jobsClient first needs it
 	metrics   *metrics.Metrics
 	serves    []any
 	closers   []func() error
@@ -505,7 +506,17 @@ func realProviders(opts ProviderOptions, log *slog.Logger) (*providers.Router, e
 }
 
 func (a *App) jobsClient(opts Options) *jobs.Client {
-	return jobs.New(a.temporal, jobs.Options{Namespace: opts.Temporal.Namespace, UIBaseURL: a.UIURL, Logger: a.log})
+	if a.idSecret == nil {
+		secret, err := jobIDSecret(opts)
+		if err != nil {
+			// Keyed job ids fall back to name-based ones, which anyone who
+			// knows a key can compute.
+			a.log.Error("no idempotency secret: job ids of idempotency keys are guessable", "error", err)
+			secret = []byte{}
+		}
+		a.idSecret = secret
+	}
+	return jobs.New(a.temporal, jobs.Options{Namespace: opts.Temporal.Namespace, UIBaseURL: a.UIURL, Logger: a.log, IDSecret: a.idSecret})
 }
 
 func (a *App) mcpServer(opts Options, images imageReader) *mcpserver.Server {

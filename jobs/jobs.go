@@ -5,6 +5,8 @@ package jobs
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,6 +62,7 @@ type Client struct {
 	log       *slog.Logger
 	dc        converter.DataConverter
 	closes    *closeWatcher
+	idSecret  []byte
 }
 
 // Options configures a Client.
@@ -71,6 +74,9 @@ type Options struct {
 	// CloseWatchEvery is the close watcher's tick (see Watch): 0 means
 	// DefaultCloseWatchEvery, negative turns the watcher off.
 	CloseWatchEvery time.Duration
+	// IDSecret keys the job ids of idempotency keys (see IDForKey). Every
+	// process that starts jobs in one namespace must use the same secret.
+	IDSecret []byte
 }
 
 // New wraps a connected Temporal client.
@@ -86,8 +92,9 @@ func New(c client.Client, opts Options) *Client {
 	}
 	return &Client{
 		temporal: c, namespace: opts.Namespace, uiBase: strings.TrimRight(opts.UIBaseURL, "/"), log: opts.Logger,
-		dc:     converter.GetDefaultDataConverter(),
-		closes: &closeWatcher{list: c.ListWorkflow, namespace: opts.Namespace, every: opts.CloseWatchEvery, log: opts.Logger},
+		idSecret: opts.IDSecret,
+		dc:       converter.GetDefaultDataConverter(),
+		closes:   &closeWatcher{list: c.ListWorkflow, namespace: opts.Namespace, every: opts.CloseWatchEvery, log: opts.Logger},
 	}
 }
 
@@ -152,7 +159,7 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 		if err := ValidateIdempotencyKey(opts.IdempotencyKey); err != nil {
 			return Job{}, false, err
 		}
-		id = IDForKey(opts.IdempotencyKey)
+		id = IDForKey(c.idSecret, opts.IdempotencyKey)
 	}
 	now := time.Now().UTC()
 	rec := workflows.Record{Status: workflows.StatusPending, Request: req, UpdatedAt: now}
@@ -238,9 +245,21 @@ func ValidateIdempotencyKey(key string) error {
 	return nil
 }
 
-// IDForKey is the job id an idempotency key maps to.
-func IDForKey(key string) string {
-	return uuid.NewSHA1(idempotencyNamespace, []byte(key)).String()
+// IDForKey is the job id an idempotency key maps to: a UUID made of
+// HMAC-SHA256(secret, key), so that knowing a key is not enough to compute
+// its job id (and the path of its images). Without a secret it falls back to
+// a name-based UUID (anyone can compute it; tests only).
+func IDForKey(secret []byte, key string) string {
+	if len(secret) == 0 {
+		return uuid.NewSHA1(idempotencyNamespace, []byte(key)).String()
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("imagegen job id v1\x00" + key))
+	var u uuid.UUID
+	copy(u[:], m.Sum(nil))
+	u[6] = (u[6] & 0x0f) | 0x80 // version 8: custom
+	u[8] = (u[8] & 0x3f) | 0x80 // RFC 9562 variant
+	return u.String()
 }
 
 // idempotencyNamespace scopes name-based job ids to this service.

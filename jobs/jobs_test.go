@@ -16,7 +16,8 @@ func TestValidateIDAcceptsOnlyJobUUIDs(t *testing.T) {
 		ok bool
 	}{
 		{"3f2c9a1e-8b7d-4c6e-9f01-23456789abcd", true},
-		{IDForKey("order-1"), true},
+		{IDForKey(nil, "order-1"), true},
+		{IDForKey([]byte("install secret"), "order-1"), true},
 		{"", false},
 		{"3F2C9A1E-8B7D-4C6E-9F01-23456789ABCD", false},
 		{"../../etc/passwd", false},
@@ -31,7 +32,7 @@ func TestValidateIDAcceptsOnlyJobUUIDs(t *testing.T) {
 }
 
 func TestIdempotencyKeysMapToStableDistinctIDs(t *testing.T) {
-	if IDForKey("a") != IDForKey("a") || IDForKey("a") == IDForKey("b") {
+	if IDForKey(nil, "a") != IDForKey(nil, "a") || IDForKey(nil, "a") == IDForKey(nil, "b") {
 		t.Error("key → id mapping is not a function of the key")
 	}
 	for _, key := range []string{"", "   ", strings.Repeat("k", MaxIdempotencyKeyLength+1), "k\x00"} {
