@@ -28,7 +28,6 @@ Usage:
   imagegen worker   worker against TEMPORAL_ADDRESS
   imagegen stdio    MCP over stdin/stdout against TEMPORAL_ADDRESS, for desktop clients
   imagegen jobs     operators: list, show, retry and cancel jobs (see "imagegen jobs")
-  imagegen bench    benchmarks on an in-process dev stack, next to polling and bare-Temporal baselines
 
 Run "imagegen <command> -h" for flags. Configuration comes from the environment
 (see README); flags override it.
@@ -60,8 +59,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "dev", "serve", "worker", "stdio":
 	case "jobs":
 		return runJobs(ctx, rest, getenv, stdout, stderr)
-	case "bench":
-		return runBench(ctx, rest, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -3,27 +3,40 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
-	"github.com/imagegen/imagegen/bench"
 	"github.com/imagegen/imagegen/internal/logging"
 )
 
-// runBench is `imagegen bench`: it starts its own dev stack on a fresh data
-// directory, with the Workers AI fake as the provider, runs every scenario
-// and prints the report (a table, or JSON with --json). Progress goes to
-// stderr so that stdout stays the report.
+// main starts its own dev stack on a fresh data directory, with the Workers
+// AI fake as the provider, runs every scenario and prints the report.
+// Progress goes to stderr so that stdout stays the report.
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runBench(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "imagegen-bench:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// runBench parses the flags and runs the benchmark.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("imagegen bench", flag.ContinueOnError)
+	fs := flag.NewFlagSet("imagegen-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	def := bench.DefaultConfig()
+	def := DefaultConfig()
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quick := fs.Bool("quick", false, "tiny configuration: 5 jobs, 20 waiters, clients 1,2, a 300 ms provider (explicit flags still apply)")
 	full := fs.Bool("full", false, "also run jobs with a real 7 s provider to measure the overhead on top of it")
@@ -36,7 +49,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, for go tool pprof")
 	temporal := fs.String("temporal", "", "Temporal frontend host:port of a cluster: measure serve with 1, 2 and 3 workers against it next to the dev stack (overhead with 1 client, throughput with --clients, default 10,50)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: imagegen bench [flags]\n\nStarts its own dev stack and measures wait latency (next to pollers), overhead,\nthroughput (next to a bare Temporal workflow), memory per waiter, history size\nand start-up. Takes a few minutes; --quick takes well under one.\n\n")
+		fmt.Fprint(fs.Output(), "Usage: imagegen-bench [flags]\n\nStarts its own dev stack and measures wait latency (next to pollers), overhead,\nthroughput (next to a bare Temporal workflow), memory per waiter, history size\nand start-up. Takes a few minutes; --quick takes well under one.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -48,7 +61,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	cfg := def
 	if *quick {
-		cfg = bench.QuickConfig()
+		cfg = QuickConfig()
 	}
 	// Flags given explicitly win over the quick configuration.
 	var parseErr error
@@ -88,7 +101,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	start := time.Now()
 	if *temporal != "" {
-		cc := bench.DefaultClusterConfig()
+		cc := DefaultClusterConfig()
 		cc.Address, cc.Jobs, cc.Progress, cc.Logger = *temporal, cfg.Jobs, cfg.Progress, cfg.Logger
 		if *quick {
 			cc.Jobs, cc.Workers = 5, []int{1, 2}
@@ -98,7 +111,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				cc.Clients = cfg.Clients
 			}
 		})
-		rep, err := bench.RunCluster(ctx, cc)
+		rep, err := RunCluster(ctx, cc)
 		if err != nil {
 			return err
 		}
@@ -110,7 +123,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return rep.WriteTable(stdout)
 	}
-	rep, err := bench.Run(ctx, cfg)
+	rep, err := Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -140,12 +153,4 @@ func parseInts(s string) ([]int, error) {
 		return nil, fmt.Errorf("no numbers in %q", s)
 	}
 	return out, nil
-}
-
-func joinInts(v []int) string {
-	s := make([]string, len(v))
-	for i, n := range v {
-		s[i] = strconv.Itoa(n)
-	}
-	return strings.Join(s, ",")
 }
