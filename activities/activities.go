@@ -85,6 +85,9 @@ type StoreInput struct {
 	Index   int               `json:"index,omitempty"`
 	Request *imagegen.Request `json:"request,omitempty"`
 	Created time.Time         `json:"created,omitzero"`
+	// Generated is workflow time when the upload was scheduled: the image
+	// was made by then. Fixed in the input, so retries write the same record.
+	Generated time.Time `json:"generated,omitzero"`
 }
 
 // Stored is where an image ended up.
@@ -207,7 +210,7 @@ func (a *Activities) storeRecord(ctx context.Context, in StoreInput, thumbKey st
 		Width: in.Staged.Width, Height: in.Staged.Height,
 		Key: in.Key, ThumbnailKey: thumbKey,
 		Provider: in.Staged.Provider, Placeholder: in.Staged.Placeholder,
-		CreatedAt: in.Created,
+		CreatedAt: in.Created, GeneratedAt: in.Generated,
 	}
 	b, err := history.Marshal(rec)
 	if err != nil {

@@ -31,6 +31,7 @@ import (
 	"github.com/imagegen/imagegen/activities"
 	"github.com/imagegen/imagegen/devserver"
 	"github.com/imagegen/imagegen/gallery"
+	"github.com/imagegen/imagegen/history"
 	"github.com/imagegen/imagegen/internal/authlimit"
 	"github.com/imagegen/imagegen/internal/httpguard"
 	"github.com/imagegen/imagegen/internal/logging"
@@ -520,10 +521,13 @@ func (a *App) jobsClient(opts Options) *jobs.Client {
 }
 
 func (a *App) mcpServer(opts Options, images imageReader) *mcpserver.Server {
+	// Both stores (objectstore.Local, objectstore.S3) keep the image
+	// records the gallery lists; see package history.
+	hist, _ := images.(history.Store)
 	return mcpserver.New(mcpserver.Options{
 		Jobs: a.jobsClient(opts), Logger: a.log, Version: Version, MaxWait: opts.MaxWait,
 		Placeholder: opts.Provider.Name == ProviderPreview, Observer: a.metrics, ImageReader: images,
-		ImageOrigins: a.imageOrigins(images),
+		ImageOrigins: a.imageOrigins(images), History: hist,
 	})
 }
 
@@ -562,7 +566,8 @@ func (a *App) mountFront(opts Options, srv *Server, store imageStore) {
 	limiter := authlimit.New(0, 0, a.log.With("component", "auth"))
 	mh := a.mcpServer(opts, store).NewHTTP(mcpserver.HTTPOptions{AuthToken: opts.HTTP.AuthToken, AuthLimiter: limiter})
 	srv.Mount(mh.Routes(), mh.Shutdown)
-	gal := gallery.New(gallery.Options{Jobs: a.jobsClient(opts), AuthToken: opts.HTTP.AuthToken, AuthLimiter: limiter, Logger: a.log.With("component", "gallery")})
+	hist, _ := store.(history.Store)
+	gal := gallery.New(gallery.Options{Jobs: a.jobsClient(opts), History: hist, AuthToken: opts.HTTP.AuthToken, AuthLimiter: limiter, Logger: a.log.With("component", "gallery")})
 	routes := map[string]http.Handler{}
 	for _, pattern := range gallery.Patterns() {
 		routes[pattern] = gal

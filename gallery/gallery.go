@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/imagegen/imagegen/history"
 	"github.com/imagegen/imagegen/internal/authlimit"
 	"github.com/imagegen/imagegen/jobs"
 	"github.com/imagegen/imagegen/workflows"
@@ -34,6 +35,10 @@ type Lister interface {
 // Options configures the gallery.
 type Options struct {
 	Jobs Lister
+	// History, if set, holds the image records the grid of completed
+	// images is read from (they outlive Temporal's retention); nil lists
+	// completed jobs from visibility.
+	History history.Store
 	// AuthToken, when set, is required (through the login page) to see the
 	// gallery: the same token as the MCP API's bearer token.
 	AuthToken string
@@ -68,6 +73,7 @@ var templateFS embed.FS
 
 type gallery struct {
 	jobs     Lister
+	history  history.Store
 	log      *slog.Logger
 	now      func() time.Time
 	sessions *sessions // nil when no token is set: the gallery is open
@@ -95,6 +101,7 @@ func New(opts Options) http.Handler {
 	sum := sha256.Sum256(css)
 	g := &gallery{
 		jobs:    opts.Jobs,
+		history: opts.History,
 		log:     opts.Logger,
 		now:     opts.Now,
 		limiter: opts.AuthLimiter,
@@ -238,7 +245,11 @@ func (g *gallery) index(w http.ResponseWriter, r *http.Request) {
 		wg.Go(func() { *out, errs[i] = g.jobs.List(ctx, opts) })
 	}
 	// One extra image tells whether an older page exists.
-	list(0, &done, jobs.ListOptions{Status: workflows.StatusCompleted, Limit: PageSize + 1, Offset: (page - 1) * PageSize})
+	if g.history != nil {
+		wg.Go(func() { done, errs[0] = historyJobs(ctx, g.history, PageSize+1, (page-1)*PageSize) })
+	} else {
+		list(0, &done, jobs.ListOptions{Status: workflows.StatusCompleted, Limit: PageSize + 1, Offset: (page - 1) * PageSize})
+	}
 	if page == 1 {
 		list(1, &pending, jobs.ListOptions{Status: workflows.StatusPending, Limit: maxRunning})
 		list(2, &processing, jobs.ListOptions{Status: workflows.StatusProcessing, Limit: maxRunning})
@@ -346,4 +357,31 @@ func (g *gallery) render(w http.ResponseWriter, r *http.Request, status int, nam
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// historyJobs is a page of completed jobs from the image records (package
+// history), which outlive Temporal's retention: the gallery's grid reads
+// them, like list_generations, when a history store is configured.
+func historyJobs(ctx context.Context, s history.Store, limit, offset int) ([]jobs.Job, error) {
+	entries, err := history.Page(ctx, s, limit, offset)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]jobs.Job, 0, len(entries))
+	for _, e := range entries {
+		url := e.URL
+		if !jobs.SafeURL(url) {
+			url = ""
+		}
+		done := e.GeneratedAt
+		if done.IsZero() {
+			done = e.CreatedAt
+		}
+		out = append(out, jobs.Job{
+			ID: e.JobID, Status: workflows.StatusCompleted, Prompt: e.Request.Prompt, Model: e.Request.Model,
+			ImageURL: url, CreatedAt: e.CreatedAt, UpdatedAt: done,
+			Result: &workflows.Result{ImageURL: url, ContentType: e.ContentType, SizeBytes: e.SizeBytes, Placeholder: e.Placeholder},
+		})
+	}
+	return out, nil
 }

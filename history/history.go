@@ -49,6 +49,9 @@ type Record struct {
 	Placeholder  bool   `json:"placeholder,omitempty"`
 	// CreatedAt is when the job's run started (the key's time).
 	CreatedAt time.Time `json:"created_at"`
+	// GeneratedAt is when the image was ready to upload (workflow time);
+	// the job completes right after its last image is stored.
+	GeneratedAt time.Time `json:"generated_at,omitzero"`
 }
 
 // Key is the record key of image index of job jobID started at created.
@@ -60,6 +63,7 @@ func Key(jobID string, index int, created time.Time) string {
 // Marshal encodes a record (compact, fields in a fixed order).
 func Marshal(r Record) ([]byte, error) {
 	r.CreatedAt = r.CreatedAt.UTC()
+	r.GeneratedAt = r.GeneratedAt.UTC()
 	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("encode record of %s/%d: %w", r.JobID, r.Index, err)

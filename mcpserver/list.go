@@ -66,11 +66,19 @@ func (s *Server) listGenerationsTool() server.ServerTool {
 		if err != nil {
 			return mcp.NewToolResultError(err.Error()), nil
 		}
+		out := GenerationList{Generations: []Generation{}, Limit: limit, Offset: offset}
+		if s.opts.History != nil { // see history.go
+			gens, err := s.historyGenerations(ctx, limit, offset)
+			if err != nil {
+				return s.toolError(ctx, "list_generations", err), nil
+			}
+			out.Generations, out.Count = gens, len(gens)
+			return structured(out), nil
+		}
 		list, err := s.jobs.List(ctx, jobs.ListOptions{Status: workflows.StatusCompleted, Limit: limit, Offset: offset})
 		if err != nil {
 			return s.toolError(ctx, "list_generations", err), nil
 		}
-		out := GenerationList{Generations: make([]Generation, 0, len(list)), Limit: limit, Offset: offset}
 		for _, j := range list {
 			v := viewOf(j)
 			out.Generations = append(out.Generations, Generation{

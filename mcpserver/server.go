@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/history"
 	"github.com/imagegen/imagegen/jobs"
 )
 
@@ -52,6 +53,10 @@ type Options struct {
 	// Apps viewer's Content-Security-Policy allows images from exactly these.
 	// An entry that is not an origin is logged and left out.
 	ImageOrigins []string
+	// History, if set, is the store of image records (package history):
+	// list_generations reads it, and get_job_status falls back to it for
+	// jobs past Temporal's retention. Nil lists from visibility alone.
+	History history.Store
 }
 
 // Observer is told about tool calls and blocked waiters.

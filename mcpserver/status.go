@@ -44,11 +44,11 @@ func (s *Server) getJobStatusTool() server.ServerTool {
 		mcp.WithOutputSchema[JobView](),
 	)
 	return server.ServerTool{Tool: tool, Handler: s.onJob("get_job_status", func(ctx context.Context, id string) (*mcp.CallToolResult, error) {
-		job, err := s.jobs.Get(ctx, id)
+		view, err := s.getJob(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		return structured(viewOf(job)), nil
+		return structured(view), nil
 	})}
 }
 

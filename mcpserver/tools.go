@@ -95,6 +95,8 @@ func (s *Server) toolError(ctx context.Context, tool string, err error) *mcp.Cal
 	switch {
 	case errors.As(err, &ie):
 		return mcp.NewToolResultError(ie.Message)
+	case errors.Is(err, errPastRetention):
+		return mcp.NewToolResultError(err.Error())
 	case errors.Is(err, jobs.ErrNotFound):
 		return mcp.NewToolResultError("no job with that job_id: check the id (list_jobs shows recent jobs); jobs are kept for the namespace's retention period")
 	case errors.Is(err, jobs.ErrUnavailable):

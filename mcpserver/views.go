@@ -31,6 +31,9 @@ type JobView struct {
 	// FailedImages counts images of a multi-image job that could not be made.
 	FailedImages int      `json:"failed_images,omitempty"`
 	ImageErrors  []string `json:"image_errors,omitempty"`
+	// Note says the job is past Temporal's retention (described from its
+	// image record).
+	Note string `json:"note,omitempty" jsonschema:"Set when the job is past the Temporal retention period and is described from its image record"`
 }
 
 // ImageView is one image of a multi-image job.

@@ -181,6 +181,7 @@ func makeImage(ctx, genCtx workflow.Context, rec *Record, plan Plan, jobID strin
 		var stored activities.Stored
 		err = workflow.ExecuteActivity(storeCtx, a.Store, activities.StoreInput{
 			JobID: jobID, Key: key, Staged: staged, Index: index, Request: &req, Created: started,
+			Generated: workflow.Now(ctx),
 		}).Get(ctx, &stored)
 		if err != nil {
 			if stagedImageLost(err) && generation < plan.Generations {
