@@ -138,6 +138,8 @@ type ProviderOptions struct {
 	OpenAI *openai.Config
 	// CallTimeout bounds one provider call; 0 = the model's own Timeout.
 	CallTimeout time.Duration
+	// PreviewDelay is how long each preview image takes (preview only).
+	PreviewDelay time.Duration
 }
 
 // StorageOptions choose where images go.
@@ -482,7 +484,7 @@ func (a *App) provider(opts ProviderOptions) (p activities.Provider, name string
 		// OpenAI image must not come out of a preview worker.
 		a.log.Warn("OPENAI_API_KEY is set but unused: the preview provider renders every model, openai-image included, as a placeholder")
 	}
-	return preview.New(preview.Options{}), ProviderPreview, true, nil
+	return preview.New(preview.Options{Delay: opts.PreviewDelay}), ProviderPreview, true, nil
 }
 
 // realProviders builds the Workers AI client and, when configured, the

@@ -586,6 +586,7 @@ var configVariables = []struct {
 	{"IMAGEGEN_PROVIDER", passThrough, "empty lets the app choose by credentials"},
 	{"IMAGEGEN_PROVIDER_RATE", passThrough, "empty lets the app choose by provider (12/s for Workers AI)"},
 	{"IMAGEGEN_WORKER_ACTIVITIES", passThrough, "empty is the app's default (64)"},
+	{"IMAGEGEN_PREVIEW_DELAY", absent, "a knob for trying the preview provider in dev; a production stack has no reason to slow it"},
 	{"IMAGEGEN_LOG_FORMAT", set, "text unless the host says otherwise"},
 	{"IMAGEGEN_LOG_LEVEL", set, "info unless the host says otherwise"},
 	{"CLOUDFLARE_ACCOUNT_ID", passThrough, "the operator's Workers AI account"},

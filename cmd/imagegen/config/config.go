@@ -24,6 +24,7 @@ import (
 	"github.com/imagegen/imagegen/app"
 	"github.com/imagegen/imagegen/objectstore"
 	"github.com/imagegen/imagegen/openai"
+	"github.com/imagegen/imagegen/preview"
 	"github.com/imagegen/imagegen/workersai"
 )
 
@@ -73,6 +74,9 @@ type Config struct {
 	// second (0 = no limit), WorkerActivities a count. See their rows.
 	ProviderRate     string
 	WorkerActivities string
+	// PreviewDelay is how long each preview image takes, as text (a Go
+	// duration); see its row.
+	PreviewDelay string
 
 	// Dev mode only.
 	TemporalPort int
@@ -133,6 +137,9 @@ func Fields() []Field {
 		{Env: "IMAGEGEN_WORKER_ACTIVITIES", Flag: "worker-activities", Default: "64", Modes: workers,
 			Usage: "activities one worker runs at once, per task queue (provider calls; uploads)",
 			ptr:   func(c *Config) any { return &c.WorkerActivities }, check: checkWorkerActivities},
+		{Env: "IMAGEGEN_PREVIEW_DELAY", Flag: "preview-delay", Default: "0s", Modes: workers,
+			Usage: "preview provider only: how long each placeholder takes, e.g. 8s to feel like FLUX (a prompt's [delay:30s] overrides it)",
+			ptr:   func(c *Config) any { return &c.PreviewDelay }, check: checkPreviewDelay},
 		{Env: "IMAGEGEN_LOG_FORMAT", Flag: "log-format", Default: "text", Usage: "log format: text or json",
 			ptr: func(c *Config) any { return &c.LogFormat }, check: oneOf("IMAGEGEN_LOG_FORMAT", func(c Config) string { return c.LogFormat }, "text", "json")},
 		{Env: "IMAGEGEN_LOG_LEVEL", Flag: "log-level", Usage: "log level: debug, info, warn, error (default info)",
@@ -436,6 +443,25 @@ func checkProvider(c Config) error {
 	return fmt.Errorf("IMAGEGEN_PROVIDER=%q is not a provider: use workersai or preview", c.Provider)
 }
 
+func checkPreviewDelay(c Config) error {
+	if _, err := c.previewDelay(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// previewDelay parses IMAGEGEN_PREVIEW_DELAY ("" = none).
+func (c Config) previewDelay() (time.Duration, error) {
+	if c.PreviewDelay == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.PreviewDelay)
+	if err != nil || d < 0 || d > preview.MaxDelay {
+		return 0, fmt.Errorf("IMAGEGEN_PREVIEW_DELAY=%q is not a delay: use a duration from 0s to %s, e.g. 8s", c.PreviewDelay, preview.MaxDelay)
+	}
+	return d, nil
+}
+
 func checkRetention(c Config) error {
 	if c.Retention < time.Hour {
 		return fmt.Errorf("retention %s is too short: use at least 1h", c.Retention)
@@ -493,6 +519,9 @@ func (c Config) Options(log *slog.Logger) (app.Options, error) {
 			CallTimeout: c.ProviderTimeout,
 		},
 		MaxWait: c.MaxWait,
+	}
+	if o.Provider.PreviewDelay, err = c.previewDelay(); err != nil {
+		return app.Options{}, err
 	}
 	rate, err := c.providerRate()
 	if err != nil {
