@@ -14,9 +14,11 @@ package history
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/imagegen/imagegen"
@@ -168,16 +170,28 @@ scan:
 		}
 		after = batch[len(batch)-1]
 	}
-	out := make([]Entry, 0, len(keys))
-	for _, k := range keys {
-		e, err := read(ctx, s, k)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
+	// The page's reads are independent: run a few at once, so a page costs
+	// a few round trips' latency rather than one per record.
+	out := make([]Entry, len(keys))
+	errs := make([]error, len(keys))
+	sem := make(chan struct{}, readConcurrency)
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			out[i], errs[i] = read(ctx, s, k)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
+
+// readConcurrency bounds the record reads of one page in flight.
+const readConcurrency = 8
 
 // Find returns the records of a job (all its images, lowest index first) by
 // scanning the history; ok is false when there are none. It is meant for
