@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -92,7 +93,10 @@ func (d *taskDispatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeHTTPError(w, http.StatusRequestEntityTooLarge, "request body too large")
+			// As mcp-go answers an unreadable body: a JSON-RPC parse error,
+			// so a client sees the same error whichever layer read first.
+			writeJSON(w, http.StatusBadRequest, map[string]any{"jsonrpc": "2.0", "id": nil,
+				"error": &rpcError{Code: mcp.PARSE_ERROR, Message: fmt.Sprintf("request body too large: the limit is %d bytes", tooBig.Limit)}})
 			return
 		}
 		writeHTTPError(w, http.StatusBadRequest, "cannot read request body")
