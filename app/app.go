@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -170,7 +171,7 @@ type App struct {
 	log       *slog.Logger
 	temporal  client.Client
 	devSecret string
-	idSecret  []byte // nil until jobsClient first needs it
+	idSecret  func() ([]byte, error) // set by jobsClient
 	metrics   *metrics.Metrics
 	serves    []any
 	closers   []func() error
@@ -510,14 +511,8 @@ func realProviders(opts ProviderOptions, log *slog.Logger) (*providers.Router, e
 
 func (a *App) jobsClient(opts Options) *jobs.Client {
 	if a.idSecret == nil {
-		secret, err := jobIDSecret(opts)
-		if err != nil {
-			// Keyed job ids fall back to name-based ones, which anyone who
-			// knows a key can compute.
-			a.log.Error("no idempotency secret: job ids of idempotency keys are guessable", "error", err)
-			secret = []byte{}
-		}
-		a.idSecret = secret
+		// Read (or created in the data dir) on the first idempotency key.
+		a.idSecret = sync.OnceValues(func() ([]byte, error) { return jobIDSecret(opts) })
 	}
 	return jobs.New(a.temporal, jobs.Options{Namespace: opts.Temporal.Namespace, UIBaseURL: a.UIURL, Logger: a.log, IDSecret: a.idSecret})
 }

@@ -62,7 +62,7 @@ type Client struct {
 	log       *slog.Logger
 	dc        converter.DataConverter
 	closes    *closeWatcher
-	idSecret  []byte
+	idSecret  func() ([]byte, error)
 }
 
 // Options configures a Client.
@@ -74,9 +74,10 @@ type Options struct {
 	// CloseWatchEvery is the close watcher's tick (see Watch): 0 means
 	// DefaultCloseWatchEvery, negative turns the watcher off.
 	CloseWatchEvery time.Duration
-	// IDSecret keys the job ids of idempotency keys (see IDForKey). Every
-	// process that starts jobs in one namespace must use the same secret.
-	IDSecret []byte
+	// IDSecret returns the key of the job ids of idempotency keys (see
+	// IDForKey); it is called only when a key is used. Every process that
+	// starts jobs in one namespace must use the same secret. Nil: none.
+	IDSecret func() ([]byte, error)
 }
 
 // New wraps a connected Temporal client.
@@ -159,7 +160,13 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 		if err := ValidateIdempotencyKey(opts.IdempotencyKey); err != nil {
 			return Job{}, false, err
 		}
-		id = IDForKey(c.idSecret, opts.IdempotencyKey)
+		var secret []byte
+		if c.idSecret != nil {
+			if secret, err = c.idSecret(); err != nil {
+				return Job{}, false, fmt.Errorf("idempotency key: %w", err)
+			}
+		}
+		id = IDForKey(secret, opts.IdempotencyKey)
 	}
 	now := time.Now().UTC()
 	rec := workflows.Record{Status: workflows.StatusPending, Request: req, UpdatedAt: now}
