@@ -594,3 +594,18 @@ func (a *App) runServer(ctx context.Context, opts Options, srv *Server, store im
 	a.serve("ops", srv.URL())
 	return srv.Run(ctx)
 }
+
+// HistoryStore opens the configured image store for operator commands that
+// read or write image records (imagegen history rebuild).
+func HistoryStore(ctx context.Context, opts Options) (history.Writer, error) {
+	a := newApp(opts)
+	s, err := a.store(ctx, opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	w, ok := s.(history.Writer)
+	if !ok {
+		return nil, fmt.Errorf("image store %T cannot list records", s)
+	}
+	return w, nil
+}

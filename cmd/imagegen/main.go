@@ -28,6 +28,7 @@ Usage:
   imagegen worker   worker against TEMPORAL_ADDRESS
   imagegen stdio    MCP over stdin/stdout against TEMPORAL_ADDRESS, for desktop clients
   imagegen jobs     operators: list, show, retry and cancel jobs (see "imagegen jobs")
+  imagegen history  operators: "history rebuild" records images stored before image records existed
 
 Run "imagegen <command> -h" for flags. Configuration comes from the environment
 (see README); flags override it.
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "dev", "serve", "worker", "stdio":
 	case "jobs":
 		return runJobs(ctx, rest, getenv, stdout, stderr)
+	case "history":
+		return runHistory(ctx, rest, getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
