@@ -12,6 +12,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"github.com/imagegen/imagegen/history"
 	"github.com/imagegen/imagegen/internal/testkit"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 )
@@ -20,7 +21,8 @@ const bucket = "images"
 
 // flakyS3 sits in front of an S3 server and fails image uploads with the
 // scripted faults, one per PUT, then lets them through. Thumbnail uploads
-// (best effort, after the image) pass and are not counted.
+// (best effort, after the image) and history records (written after the
+// image, see package history) pass and are not counted.
 type flakyS3 struct {
 	next   http.Handler
 	faults []func(http.ResponseWriter)
@@ -30,7 +32,8 @@ type flakyS3 struct {
 }
 
 func (f *flakyS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/"+bucket+"/") && !strings.HasSuffix(r.URL.Path, ".thumb.jpg") {
+	if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/"+bucket+"/") && !strings.HasSuffix(r.URL.Path, ".thumb.jpg") &&
+		!strings.HasPrefix(r.URL.Path, "/"+bucket+"/"+history.Prefix) {
 		f.mu.Lock()
 		f.puts++
 		n := f.puts
