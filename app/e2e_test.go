@@ -92,11 +92,13 @@ func startDev(dir string, fake *workersaitest.Server) (*stack, error) {
 
 func newStreamableClient(t *testing.T, url, token string) *client.Client {
 	t.Helper()
-	c, err := client.NewStreamableHttpClient(url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + token}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := testkit.StreamableClient(ctx, url, token, "e2e")
 	if err != nil {
 		t.Fatal(err)
 	}
-	initClient(t, c)
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 
@@ -104,14 +106,7 @@ func initClient(t *testing.T, c *client.Client) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// Start's context lives as long as the connection (the SSE stream).
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	req := mcp.InitializeRequest{}
-	req.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
-	req.Params.ClientInfo = mcp.Implementation{Name: "e2e", Version: "1"}
-	if _, err := c.Initialize(ctx, req); err != nil {
+	if err := testkit.Connect(ctx, c, "e2e"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
@@ -121,21 +116,9 @@ func callTool(t *testing.T, c *client.Client, name string, args map[string]any) 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	req := mcp.CallToolRequest{}
-	req.Params.Name = name
-	req.Params.Arguments = args
-	res, err := c.CallTool(ctx, req)
+	res, out, err := testkit.CallTool(ctx, c, name, args)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
-	}
-	var out map[string]any
-	for _, content := range res.Content {
-		if tc, ok := content.(mcp.TextContent); ok {
-			json.Unmarshal([]byte(tc.Text), &out)
-			if out == nil {
-				out = map[string]any{"text": tc.Text}
-			}
-		}
 	}
 	return res, out
 }
@@ -509,19 +492,5 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects a stack's logs (the test kit's buffer).
+type syncBuffer = testkit.LogBuffer

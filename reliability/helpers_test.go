@@ -3,7 +3,6 @@ package reliability
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"image"
 	_ "image/jpeg" // decoders for checkStoredImage
@@ -21,13 +20,13 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/imagegen/imagegen/app"
 	"github.com/imagegen/imagegen/cmd/imagegen/config"
 	"github.com/imagegen/imagegen/devserver"
 	"github.com/imagegen/imagegen/internal/logging"
+	"github.com/imagegen/imagegen/internal/testkit"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 	"github.com/imagegen/imagegen/workflows"
 )
@@ -225,45 +224,20 @@ func startTemporal(t *testing.T, opts devserver.Options) *devserver.Server {
 
 func newClient(t *testing.T, url string) *client.Client {
 	t.Helper()
-	c, err := client.NewStreamableHttpClient(url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + testToken}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := testkit.StreamableClient(ctx, url, testToken, "reliability")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Start's context lives as long as the connection.
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	req := mcp.InitializeRequest{}
-	req.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
-	req.Params.ClientInfo = mcp.Implementation{Name: "reliability", Version: "1"}
-	if _, err := c.Initialize(ctx, req); err != nil {
-		t.Fatal(err)
-	}
 	return c
 }
 
 // call invokes a tool and decodes the JSON text of its result. A non-nil
 // error is a protocol or transport failure, not a tool error.
 func call(ctx context.Context, c *client.Client, name string, args map[string]any) (*mcp.CallToolResult, map[string]any, error) {
-	req := mcp.CallToolRequest{}
-	req.Params.Name = name
-	req.Params.Arguments = args
-	res, err := c.CallTool(ctx, req)
-	if err != nil {
-		return nil, nil, err
-	}
-	var out map[string]any
-	for _, content := range res.Content {
-		if tc, ok := content.(mcp.TextContent); ok {
-			if json.Unmarshal([]byte(tc.Text), &out) != nil || out == nil {
-				out = map[string]any{"text": tc.Text}
-			}
-		}
-	}
-	return res, out, nil
+	return testkit.CallTool(ctx, c, name, args)
 }
 
 func mustCall(t *testing.T, c *client.Client, name string, args map[string]any) (*mcp.CallToolResult, map[string]any) {
@@ -362,19 +336,5 @@ func tail(s string, n int) string {
 	return s
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects a stack's logs (the test kit's buffer).
+type syncBuffer = testkit.LogBuffer
