@@ -3,6 +3,10 @@ package app_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +99,14 @@ func TestImagesOutliveTheirWorkflows(t *testing.T) {
 		t.Errorf("image of the deleted job: HTTP %d, %d bytes", status, len(body))
 	}
 
+	// The gallery page's grid lists the same three, newest first, the
+	// deleted job's included.
+	page := galleryPage(t, s.app.Addr, testToken)
+	at := func(p string) int { return strings.Index(page, ">"+p+"<") }
+	if n, m, o := at(prompts[2]), at(prompts[1]), at(prompts[0]); n < 0 || m < 0 || o < 0 || !(n < m && m < o) {
+		t.Errorf("gallery grid positions newest %d, deleted %d, oldest %d: want all three, newest first", n, m, o)
+	}
+
 	res, st := callTool(t, c, "get_job_status", map[string]any{"job_id": gone})
 	if res.IsError || st["status"] != "completed" || st["prompt"] != prompts[1] || st["image_url"] != walked[1]["image_url"] ||
 		!strings.Contains(st["note"].(string), "past the Temporal retention period") {
@@ -104,4 +116,29 @@ func TestImagesOutliveTheirWorkflows(t *testing.T) {
 	if !res.IsError || !strings.Contains(st["text"].(string), "retention period") {
 		t.Errorf("get_job_status of an unknown job = %v", st)
 	}
+}
+
+// galleryPage logs in to the gallery with the token and returns its page.
+func galleryPage(t *testing.T, addr, token string) string {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	resp, err := hc.PostForm("http://"+addr+"/login", url.Values{"token": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = hc.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("gallery: HTTP %d, %v", resp.StatusCode, err)
+	}
+	return string(body)
 }
