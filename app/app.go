@@ -349,9 +349,9 @@ func Stdio(ctx context.Context, opts Options, in io.Reader, out io.Writer) (err 
 	return a.mcpServer(opts, images).ServeStdio(ctx, in, out)
 }
 
-// Jobs connects to Temporal for operator commands and returns the job
+// ConnectJobs connects to Temporal for operator commands and returns the job
 // client and a function that closes the connection.
-func Jobs(ctx context.Context, opts Options) (*jobs.Client, func(), error) {
+func ConnectJobs(ctx context.Context, opts Options) (*jobs.Client, func(), error) {
 	a := newApp(opts)
 	a.UIURL = opts.Temporal.UIURL
 	if err := a.dial(ctx, opts.Temporal, opts.Temporal.Address); err != nil {

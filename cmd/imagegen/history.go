@@ -60,7 +60,7 @@ func runHistory(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	client, closeClient, err := app.Jobs(ctx, opts)
+	client, closeClient, err := app.ConnectJobs(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -80,7 +80,7 @@ func runJobs(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	client, closeClient, err := app.Jobs(ctx, opts)
+	client, closeClient, err := app.ConnectJobs(ctx, opts)
 	if err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func TestJobsCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jc, closeJC, err := app.Jobs(ctx, jobsOpts)
+	jc, closeJC, err := app.ConnectJobs(ctx, jobsOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -164,7 +164,7 @@ func runningStack(ctx context.Context, cfg config.Config) (addr, ui string, ok b
 	if err != nil {
 		return "", "", false
 	}
-	_, closeClient, err := app.Jobs(pctx, opts)
+	_, closeClient, err := app.ConnectJobs(pctx, opts)
 	if err != nil {
 		return "", "", false
 	}
