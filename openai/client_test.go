@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"hash/crc32"
 	"net/http"
 	"strings"
 	"testing"
@@ -156,6 +158,8 @@ func TestGenerateClassifiesEachKindOfFailure(t *testing.T) {
 			imagegen.KindBadResponse, []string{"not a PNG, JPEG or WebP"}},
 		{"200 with a truncated PNG", 200, "application/json", b64Answer(pngData[:len(pngData)/2]),
 			imagegen.KindBadResponse, []string{"truncated or corrupt"}},
+		{"200 with a 16-bit 4096x4096 PNG header (128 MiB decoded)", 200, "application/json", b64Answer(hugePNGHeader()),
+			imagegen.KindBadResponse, []string{"too large to decode", "80 MiB limit"}},
 		{"200 with an error object and no data", 200, "application/json", errorBody("server_error", "", "try again"),
 			imagegen.KindUpstream, []string{"try again"}},
 	}
@@ -335,4 +339,15 @@ func TestNewRefusesBadSettingsWithoutQuotingTheKey(t *testing.T) {
 			assertNoKey(t, err)
 		})
 	}
+}
+
+// hugePNGHeader is the 33-byte start of a PNG claiming 4096x4096 16-bit RGBA:
+// signature and IHDR only, enough for the header check to judge its size.
+func hugePNGHeader() []byte {
+	ihdr := binary.BigEndian.AppendUint32([]byte("IHDR"), 4096)
+	ihdr = binary.BigEndian.AppendUint32(ihdr, 4096)
+	ihdr = append(ihdr, 16, 6, 0, 0, 0)
+	out := binary.BigEndian.AppendUint32([]byte("\x89PNG\r\n\x1a\n"), 13)
+	out = append(out, ihdr...)
+	return binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(ihdr))
 }

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"image/png"
 	"net"
@@ -28,6 +29,34 @@ import (
 // gigabytes. The largest output of any listed model (3840x2160, 2500x2500) is
 // well under it.
 const MaxImagePixels = 4096 * 4096
+
+// MaxDecodedBytes bounds the memory a decoded image may take, computed from
+// its header (width x height x bytes per pixel of its color model) before it
+// is decoded. The pixel cap alone admits a 4096x4096 16-bit PNG (8 bytes a
+// pixel, 128 MiB decoded, about twice that to check and thumbnail) that
+// compresses to a few hundred kilobytes. 80 MiB keeps the largest real
+// output, openai-image's 3840x3840 8-bit RGBA (56 MiB), allowed.
+const MaxDecodedBytes = 80 << 20
+
+// bytesPerPixel is what the image package allocates per pixel for a color
+// model; an unknown model counts as the widest (8 bytes, 16-bit RGBA).
+func bytesPerPixel(m color.Model) int {
+	if _, ok := m.(color.Palette); ok { // a slice: not comparable with ==
+		return 1
+	}
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.YCbCrModel: // 4:4:4 at worst
+		return 3
+	case color.RGBAModel, color.NRGBAModel, color.CMYKModel, color.NYCbCrAModel:
+		return 4
+	default:
+		return 8
+	}
+}
 
 // CheckImage names the image type from its magic bytes and decodes the image
 // fully, for every provider's answers: a truncated PNG or JPEG has a valid
@@ -60,6 +89,9 @@ func CheckImage(data []byte) (contentType string, err error) {
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > MaxImagePixels/cfg.Height {
 		return "", fmt.Errorf("the %s claims an implausible size %dx%d", kind, cfg.Width, cfg.Height)
+	}
+	if bpp := bytesPerPixel(cfg.ColorModel); cfg.Width*cfg.Height > MaxDecodedBytes/bpp {
+		return "", fmt.Errorf("the %s is too large to decode: %dx%d at %d bytes a pixel is over the %d MiB limit", kind, cfg.Width, cfg.Height, bpp, MaxDecodedBytes>>20)
 	}
 	if err := decode(data); err != nil {
 		return "", fmt.Errorf("the %s does not decode (truncated or corrupt): %v", kind, err)
