@@ -564,7 +564,7 @@ func (a *App) mountFront(opts Options, srv *Server, store imageStore) {
 	mh := a.mcpServer(opts, store).NewHTTP(mcpserver.HTTPOptions{AuthToken: opts.HTTP.AuthToken, AuthLimiter: limiter})
 	srv.Mount(mh.Routes(), mh.Shutdown)
 	hist, _ := store.(history.Store)
-	gal := gallery.New(gallery.Options{Jobs: a.jobsClient(opts), History: hist, AuthToken: opts.HTTP.AuthToken, AuthLimiter: limiter, Logger: a.log.With("component", "gallery")})
+	gal := gallery.New(gallery.Options{Jobs: a.jobsClient(opts), History: hist, AuthToken: opts.HTTP.AuthToken, AuthLimiter: limiter, DataDir: opts.DataDir, Logger: a.log.With("component", "gallery")})
 	routes := map[string]http.Handler{}
 	for _, pattern := range gallery.Patterns() {
 		routes[pattern] = gal

@@ -2,13 +2,22 @@ package gallery
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"html/template"
+	"io/fs"
+	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -17,52 +26,164 @@ const cookieName = "imagegen_session"
 
 // sessionPurpose separates the gallery's MACs from any other use of the token
 // as a key.
-const sessionPurpose = "imagegen gallery session v1\x00"
+const sessionPurpose = "imagegen gallery session v2\x00"
 
-// sessions issues and checks login cookies without server-side state, so any
-// replica behind a load balancer accepts a cookie another one issued.
+// RevokedFile is the file in the data dir that lists the sessions logged out
+// before they expired.
+const RevokedFile = "gallery-sessions-revoked.json"
+
+// sessions issues and checks login cookies. A cookie is
+// "<expiry unix seconds>.<nonce>.<HMAC-SHA256(token, purpose+expiry.nonce)>",
+// the nonce 16 random bytes (base64url): it proves its holder knew the token,
+// it expires on its own, it carries nothing secret (the MAC does not reveal
+// the token), changing the token invalidates every cookie at once, and every
+// login gets a cookie of its own.
 //
-// A cookie is "<expiry unix seconds>.<HMAC-SHA256(token, purpose+expiry)>":
-// it proves its holder knew the token, it expires on its own, it carries
-// nothing secret (the MAC does not reveal the token), and changing the token
-// invalidates every cookie at once.
+// Logout revokes that one cookie: its nonce goes, with the cookie's expiry,
+// into a small set kept in DATA_DIR/gallery-sessions-revoked.json (mode
+// 0600, rewritten atomically: temporary file, then rename), pruned of
+// entries past their expiry on every write, and read back at start, so a
+// logout survives a restart. Without a data dir the set lives in memory
+// only. The set is per data dir: replicas behind a load balancer that do not
+// share one do not see each other's logouts. A set that exists but cannot be
+// read fails closed: every cookie issued before the start is refused.
 type sessions struct {
 	token []byte
 	ttl   time.Duration
 	now   func() time.Time
+	log   *slog.Logger
+	file  string // "" keeps revocations in memory
+
+	mu      sync.Mutex
+	revoked map[string]int64 // nonce -> the cookie's expiry (unix seconds)
+	// minExpiry, when the revocation file could not be read, refuses every
+	// cookie expiring before it (all those issued before the start).
+	minExpiry int64
 }
 
-func (s *sessions) mac(expiry string) []byte {
+func newSessions(token string, ttl time.Duration, now func() time.Time, dataDir string, log *slog.Logger) *sessions {
+	s := &sessions{token: []byte(token), ttl: ttl, now: now, log: log, revoked: map[string]int64{}}
+	if dataDir == "" {
+		return s
+	}
+	s.file = filepath.Join(dataDir, RevokedFile)
+	data, err := os.ReadFile(s.file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &s.revoked)
+	}
+	if err != nil {
+		s.revoked = map[string]int64{}
+		s.minExpiry = now().Add(ttl).Unix()
+		log.Error("gallery: revoked sessions unreadable; refusing every session issued before now", "file", s.file, "error", err)
+	}
+	return s
+}
+
+func (s *sessions) mac(payload string) []byte {
 	m := hmac.New(sha256.New, s.token)
-	m.Write([]byte(sessionPurpose + expiry))
+	m.Write([]byte(sessionPurpose + payload))
 	return m.Sum(nil)
 }
 
-func (s *sessions) issue() string {
-	exp := strconv.FormatInt(s.now().Add(s.ttl).Unix(), 10)
-	return exp + "." + base64.RawURLEncoding.EncodeToString(s.mac(exp))
+func (s *sessions) issue() (string, error) {
+	nonce := make([]byte, 16)
+	if _, err := rand.Read(nonce); err != nil {
+		return "", fmt.Errorf("session nonce: %w", err)
+	}
+	payload := strconv.FormatInt(s.now().Add(s.ttl).Unix(), 10) + "." + base64.RawURLEncoding.EncodeToString(nonce)
+	return payload + "." + base64.RawURLEncoding.EncodeToString(s.mac(payload)), nil
 }
 
-// valid reports whether the request carries an unexpired cookie this token
-// issued; the MAC is compared in constant time.
-func (s *sessions) valid(r *http.Request) bool {
+// session returns the nonce and expiry of the request's cookie when it is
+// one this token issued, unexpired and not revoked; the MAC is compared in
+// constant time.
+func (s *sessions) session(r *http.Request) (nonce string, expiry int64, ok bool) {
 	c, err := r.Cookie(cookieName)
 	if err != nil {
-		return false
+		return "", 0, false
 	}
-	exp, sig, ok := strings.Cut(c.Value, ".")
-	if !ok {
-		return false
+	i := strings.LastIndexByte(c.Value, '.')
+	if i < 0 {
+		return "", 0, false
+	}
+	payload, sig := c.Value[:i], c.Value[i+1:]
+	exp, nonce, found := strings.Cut(payload, ".")
+	if !found || nonce == "" {
+		return "", 0, false
 	}
 	unix, err := strconv.ParseInt(exp, 10, 64)
 	if err != nil || !s.now().Before(time.Unix(unix, 0)) {
-		return false
+		return "", 0, false
 	}
 	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil {
-		return false
+	if err != nil || !hmac.Equal(got, s.mac(payload)) {
+		return "", 0, false
 	}
-	return hmac.Equal(got, s.mac(exp))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, gone := s.revoked[nonce]; gone || unix < s.minExpiry {
+		return "", 0, false
+	}
+	return nonce, unix, true
+}
+
+func (s *sessions) valid(r *http.Request) bool {
+	_, _, ok := s.session(r)
+	return ok
+}
+
+// revoke refuses the session from now on, persisting the set when there is
+// a data dir.
+func (s *sessions) revoke(nonce string, expiry int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now().Unix()
+	for n, exp := range s.revoked {
+		if exp <= now {
+			delete(s.revoked, n)
+		}
+	}
+	s.revoked[nonce] = expiry
+	if s.file == "" {
+		return nil
+	}
+	data, err := json.Marshal(s.revoked)
+	if err != nil {
+		return fmt.Errorf("encode revoked sessions: %w", err)
+	}
+	return writeFileAtomic(s.file, data)
+}
+
+// writeFileAtomic replaces path with data, mode 0600, so a crash leaves the
+// old file or the new one, never half of one.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-revoked-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename: nothing there
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // tokenMatches compares a submitted token with the configured one in constant
@@ -133,11 +254,28 @@ func (g *gallery) login(w http.ResponseWriter, r *http.Request) {
 		g.render(w, r, http.StatusUnauthorized, "login.html", loginData{CSS: g.css, Wrong: true})
 		return
 	}
-	http.SetCookie(w, cookie(r, g.sessions.issue(), g.sessions.ttl))
+	value, err := g.sessions.issue()
+	if err != nil {
+		g.log.ErrorContext(r.Context(), "gallery login", "error", err)
+		http.Error(w, "cannot start a session, try again", http.StatusInternalServerError)
+		return
+	}
+	http.SetCookie(w, cookie(r, value, g.sessions.ttl))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (g *gallery) logout(w http.ResponseWriter, r *http.Request) {
+	if g.sessions != nil {
+		if nonce, exp, ok := g.sessions.session(r); ok {
+			if err := g.sessions.revoke(nonce, exp); err != nil {
+				// Refused in this process from now on, but a restart
+				// would accept the cookie again: say so, do not pretend.
+				g.log.ErrorContext(r.Context(), "gallery logout: revocation not saved", "error", err)
+				http.Error(w, "logged out here, but the logout could not be saved; try again", http.StatusInternalServerError)
+				return
+			}
+		}
+	}
 	http.SetCookie(w, cookie(r, "", 0))
 	target := "/login"
 	if g.sessions == nil {

@@ -49,6 +49,9 @@ type Options struct {
 	Now func() time.Time
 	// SessionTTL is how long a login lasts (default 7 days).
 	SessionTTL time.Duration
+	// DataDir, if set, keeps the sessions revoked by logout (RevokedFile)
+	// across restarts; empty keeps them in memory only.
+	DataDir string
 }
 
 // PageSize is how many images a page shows.
@@ -112,7 +115,7 @@ func New(opts Options) http.Handler {
 		cssHash: "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'",
 	}
 	if opts.AuthToken != "" {
-		g.sessions = &sessions{token: []byte(opts.AuthToken), ttl: opts.SessionTTL, now: opts.Now}
+		g.sessions = newSessions(opts.AuthToken, opts.SessionTTL, opts.Now, opts.DataDir, opts.Logger)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", g.index)

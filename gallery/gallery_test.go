@@ -13,6 +13,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -113,12 +115,18 @@ type testServer struct {
 
 func newServer(t *testing.T, authToken string, lister *fakeLister) *testServer {
 	t.Helper()
-	clk := &clock{now: epochTime()}
+	return newServerIn(t, authToken, lister, "", &clock{now: epochTime()})
+}
+
+// newServerIn is newServer keeping its revoked sessions in dataDir ("":
+// in memory), on the clock clk.
+func newServerIn(t *testing.T, authToken string, lister *fakeLister, dataDir string, clk *clock) *testServer {
+	t.Helper()
 	logs := &bytes.Buffer{}
 	h := gallery.New(gallery.Options{
 		Jobs: lister, AuthToken: authToken, Now: clk.Now,
 		Logger:     slog.New(slog.NewTextHandler(&syncWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		SessionTTL: time.Hour,
+		SessionTTL: time.Hour, DataDir: dataDir,
 	})
 	mux := http.NewServeMux()
 	for _, p := range gallery.Patterns() {
@@ -515,6 +523,7 @@ func TestGalleryLogin(t *testing.T) {
 	})
 
 	t.Run("sessions expire", func(t *testing.T) {
+		session := loginCookie(t, s.URL, token) // the first one is logged out
 		s.clock.Advance(59 * time.Minute)
 		if r := getWithCookie(t, s.URL+"/", session.Value); r.status != http.StatusOK {
 			t.Errorf("cookie before its expiry: GET / = %d", r.status)
@@ -595,4 +604,104 @@ func getWithCookie(t *testing.T, u, value string) response {
 	}
 	req.AddCookie(&http.Cookie{Name: "imagegen_session", Value: value})
 	return do(t, browser(t), req)
+}
+
+// loginCookie logs in to the gallery at base and returns the session cookie.
+func loginCookie(t *testing.T, base, tok string) *http.Cookie {
+	t.Helper()
+	r := postLogin(t, browser(t), base, tok)
+	for _, ck := range (&http.Response{Header: r.header}).Cookies() {
+		if ck.Name == "imagegen_session" {
+			return ck
+		}
+	}
+	t.Fatalf("login = %d set no session cookie", r.status)
+	return nil
+}
+
+func logoutWith(t *testing.T, base string, ck *http.Cookie) response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+"/logout", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(ck)
+	return do(t, browser(t), req)
+}
+
+// Logging out revokes that session on the server, not only in the browser:
+// a copy of the cookie (stolen, or kept by another tab) no longer opens the
+// gallery, even after a restart on the same data dir, while other logins
+// keep working.
+func TestGalleryLogoutRevokesThatSessionAcrossRestarts(t *testing.T) {
+
+	dir := t.TempDir()
+	clk := &clock{now: epochTime()}
+	s := newServerIn(t, token, &fakeLister{jobs: sampleJobs()}, dir, clk)
+
+	a, b := loginCookie(t, s.URL, token), loginCookie(t, s.URL, token)
+	if a.Value == b.Value {
+		t.Fatalf("two logins got the same cookie %q", a.Value)
+	}
+	for name, ck := range map[string]*http.Cookie{"a": a, "b": b} {
+		if r := getWithCookie(t, s.URL+"/", ck.Value); r.status != http.StatusOK {
+			t.Fatalf("cookie %s before logout: GET / = %d", name, r.status)
+		}
+	}
+	if r := logoutWith(t, s.URL, a); r.status != http.StatusSeeOther || r.header.Get("Location") != "/login" {
+		t.Fatalf("logout = %d to %q, want 303 to /login", r.status, r.header.Get("Location"))
+	}
+	check := func(t *testing.T, s *testServer) {
+		t.Helper()
+		if r := getWithCookie(t, s.URL+"/", a.Value); r.status != http.StatusSeeOther || r.header.Get("Location") != "/login" {
+			t.Errorf("logged-out cookie: GET / = %d to %q, want 303 to /login", r.status, r.header.Get("Location"))
+		}
+		if r := getWithCookie(t, s.URL+"/", b.Value); r.status != http.StatusOK {
+			t.Errorf("the other session: GET / = %d, want 200", r.status)
+		}
+	}
+	check(t, s)
+
+	fi, err := os.Stat(filepath.Join(dir, gallery.RevokedFile))
+	if err != nil {
+		t.Fatalf("revocation not saved: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", gallery.RevokedFile, fi.Mode().Perm())
+	}
+
+	t.Run("after a restart on the same data dir", func(t *testing.T) {
+		check(t, newServerIn(t, token, &fakeLister{jobs: sampleJobs()}, dir, clk))
+	})
+
+	t.Run("expired revocations are pruned", func(t *testing.T) {
+		clk.Advance(2 * time.Hour) // past both cookies' expiry (TTL 1 h)
+		c := loginCookie(t, s.URL, token)
+		if r := logoutWith(t, s.URL, c); r.status != http.StatusSeeOther {
+			t.Fatalf("logout = %d", r.status)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, gallery.RevokedFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nonce := func(ck *http.Cookie) string { return strings.Split(ck.Value, ".")[1] }
+		if strings.Contains(string(data), nonce(a)) || !strings.Contains(string(data), nonce(c)) {
+			t.Errorf("revocation file %s: want only the live session %s", data, nonce(c))
+		}
+	})
+
+	t.Run("an unreadable revocation file refuses older sessions", func(t *testing.T) {
+		if err := os.WriteFile(filepath.Join(dir, gallery.RevokedFile), []byte("{not json"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		older := loginCookie(t, s.URL, token)
+		clk.Advance(time.Second)
+		s2 := newServerIn(t, token, &fakeLister{jobs: sampleJobs()}, dir, clk)
+		if r := getWithCookie(t, s2.URL+"/", older.Value); r.status != http.StatusSeeOther {
+			t.Errorf("session from before the restart: GET / = %d, want 303 (fail closed)", r.status)
+		}
+		if r := getWithCookie(t, s2.URL+"/", loginCookie(t, s2.URL, token).Value); r.status != http.StatusOK {
+			t.Errorf("new session: GET / = %d, want 200", r.status)
+		}
+	})
 }
