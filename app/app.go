@@ -89,6 +89,9 @@ type HTTPOptions struct {
 	// server answers to besides the loopback ones; set, every other Host is
 	// refused on every connection. PublicURL's host is always allowed.
 	AllowedHosts []string
+	// MCPLimits bound SSE sessions and in-flight MCP calls
+	// (IMAGEGEN_MAX_SSE_SESSIONS_PER_CLIENT and its siblings).
+	MCPLimits mcpserver.Limits
 }
 
 // hostGuard is the Host allowlist of the HTTP server.
@@ -561,7 +564,7 @@ func (a *App) mountFront(opts Options, srv *Server, store imageStore) {
 	// One failure budget per client address for both ways of guessing the
 	// token: bearer headers and the gallery's login form.
 	limiter := authlimit.New(0, 0, a.log.With("component", "auth"))
-	mh := a.mcpServer(opts, store).NewHTTP(mcpserver.HTTPOptions{AuthToken: opts.HTTP.AuthToken, AuthLimiter: limiter})
+	mh := a.mcpServer(opts, store).NewHTTP(mcpserver.HTTPOptions{AuthToken: opts.HTTP.AuthToken, AuthLimiter: limiter, Limits: opts.HTTP.MCPLimits})
 	srv.Mount(mh.Routes(), mh.Shutdown)
 	hist, _ := store.(history.Store)
 	gal := gallery.New(gallery.Options{Jobs: a.jobsClient(opts), History: hist, AuthToken: opts.HTTP.AuthToken, AuthLimiter: limiter, DataDir: opts.DataDir, Logger: a.log.With("component", "gallery")})

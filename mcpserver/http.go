@@ -30,6 +30,19 @@ type HTTPOptions struct {
 	// AllowedOrigins are extra browser origins allowed to call the MCP
 	// endpoints; loopback origins and the server's own are always allowed.
 	AllowedOrigins []string
+	// Limits bound concurrent SSE sessions and in-flight calls.
+	Limits Limits
+}
+
+// Limits bound the MCP routes' concurrent work; the excess is answered 429
+// at once. Zero means the Default… constant.
+type Limits struct {
+	// SSESessionsPerClient and SSESessions cap open /sse streams per client
+	// address and in total.
+	SSESessionsPerClient, SSESessions int
+	// CallsPerSession and Calls cap in-flight calls per SSE session and
+	// across /message and /mcp.
+	CallsPerSession, Calls int
 }
 
 // HTTP serves MCP over Streamable HTTP (/mcp) and SSE (/sse + /message), and
@@ -67,10 +80,12 @@ func (s *Server) NewHTTP(opts HTTPOptions) *HTTP {
 		next = requireOrigin(opts.AllowedOrigins, next)
 		return requireBearer(opts.AuthToken, opts.AuthLimiter, next)
 	}
+	lim := newLimits(opts.Limits)
+	s.limits.Store(lim)
 	h.routes = map[string]http.Handler{
-		"/mcp":     protect(s.TaskDispatch(h.streamable)),
-		"/sse":     protect(h.sse.SSEHandler()),
-		"/message": protect(h.sse.MessageHandler()),
+		"/mcp":     protect(lim.inflight(false, s.TaskDispatch(h.streamable))),
+		"/sse":     protect(lim.sse(h.sse.SSEHandler())),
+		"/message": protect(lim.inflight(true, h.sse.MessageHandler())),
 	}
 	h.mux = http.NewServeMux()
 	for pattern, handler := range h.routes {

@@ -145,5 +145,6 @@ func parseImageURI(uri string) (id string, index int, err error) {
 func (s *Server) hooks() *server.Hooks {
 	h := &server.Hooks{}
 	h.AddAfterListResources(s.recentResources)
+	s.addSlotHooks(h)
 	return h
 }

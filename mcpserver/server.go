@@ -6,6 +6,7 @@ package mcpserver
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -72,6 +73,9 @@ type Server struct {
 	log     *slog.Logger
 	maxWait time.Duration
 	opts    Options
+	// limits are the HTTP face's call bounds (set by NewHTTP), which the
+	// session hooks consult.
+	limits atomic.Pointer[limits]
 	// imageOrigins is Options.ImageOrigins, checked and sorted.
 	imageOrigins []string
 	// retention caches the namespace retention, the tasks' ttl (tasks.go).
@@ -127,6 +131,8 @@ const instructions = `Generate images from text prompts. Easiest: call generate_
 func (s *Server) observeTools(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		start := time.Now()
+		ctx, cancel := bindSlot(ctx)
+		defer cancel()
 		res, err := next(ctx, req)
 		if s.opts.Observer != nil {
 			outcome := "ok"

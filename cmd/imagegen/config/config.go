@@ -74,6 +74,8 @@ type Config struct {
 	// second (0 = no limit), WorkerActivities a count. See their rows.
 	ProviderRate     string
 	WorkerActivities string
+	// Bounds of the MCP routes, as text counts; see their rows.
+	MaxSSESessionsPerClient, MaxSSESessions, MaxCallsPerSession, MaxCalls string
 	// PreviewDelay is how long each preview image takes, as text (a Go
 	// duration); see its row.
 	PreviewDelay string
@@ -128,6 +130,18 @@ func Fields() []Field {
 			ptr: func(c *Config) any { return &c.PublicURL }},
 		{Env: "IMAGEGEN_ALLOWED_HOSTS", Flag: "allowed-hosts", Usage: "comma-separated host names the HTTP server (and the dev Web UI) answer to besides localhost",
 			ptr: func(c *Config) any { return &c.AllowedHosts }},
+		{Env: "IMAGEGEN_MAX_SSE_SESSIONS_PER_CLIENT", Flag: "max-sse-sessions-per-client", Default: "16",
+			Usage: "open /sse streams one client address may hold; more are refused with 429",
+			ptr:   func(c *Config) any { return &c.MaxSSESessionsPerClient }, check: checkCount("IMAGEGEN_MAX_SSE_SESSIONS_PER_CLIENT", func(c Config) string { return c.MaxSSESessionsPerClient })},
+		{Env: "IMAGEGEN_MAX_SSE_SESSIONS", Flag: "max-sse-sessions", Default: "256",
+			Usage: "open /sse streams in total; more are refused with 429",
+			ptr:   func(c *Config) any { return &c.MaxSSESessions }, check: checkCount("IMAGEGEN_MAX_SSE_SESSIONS", func(c Config) string { return c.MaxSSESessions })},
+		{Env: "IMAGEGEN_MAX_CALLS_PER_SESSION", Flag: "max-calls-per-session", Default: "8",
+			Usage: "MCP requests in flight at once on one SSE session; more are refused with 429",
+			ptr:   func(c *Config) any { return &c.MaxCallsPerSession }, check: checkCount("IMAGEGEN_MAX_CALLS_PER_SESSION", func(c Config) string { return c.MaxCallsPerSession })},
+		{Env: "IMAGEGEN_MAX_CALLS", Flag: "max-calls", Default: "512",
+			Usage: "MCP requests in flight at once across /mcp and /message; more are refused with 429",
+			ptr:   func(c *Config) any { return &c.MaxCalls }, check: checkCount("IMAGEGEN_MAX_CALLS", func(c Config) string { return c.MaxCalls })},
 		{Env: "IMAGEGEN_PROVIDER", Flag: "provider", Usage: "image provider: workersai or preview (default: workersai when Cloudflare credentials are set)",
 			ptr: func(c *Config) any { return &c.Provider }, fill: fillProvider, check: checkProvider},
 		// After IMAGEGEN_PROVIDER: the rate's default depends on the provider.
@@ -366,6 +380,22 @@ func (c Config) workerActivities() (int, error) {
 	return n, nil
 }
 
+// count parses a bound's count: 1 to 1,000,000 ("" = the default, 0).
+func count(env, v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 || n > 1000000 {
+		return 0, fmt.Errorf("%s=%q is not a count: use 1 to 1000000", env, v)
+	}
+	return n, nil
+}
+
+func checkCount(env string, get func(Config) string) func(Config) error {
+	return func(c Config) error { _, err := count(env, get(c)); return err }
+}
+
 func checkProviderRate(c Config) error     { _, err := c.providerRate(); return err }
 func checkWorkerActivities(c Config) error { _, err := c.workerActivities(); return err }
 
@@ -519,6 +549,19 @@ func (c Config) Options(log *slog.Logger) (app.Options, error) {
 			CallTimeout: c.ProviderTimeout,
 		},
 		MaxWait: c.MaxWait,
+	}
+	for _, b := range []struct {
+		env, v string
+		to     *int
+	}{
+		{"IMAGEGEN_MAX_SSE_SESSIONS_PER_CLIENT", c.MaxSSESessionsPerClient, &o.HTTP.MCPLimits.SSESessionsPerClient},
+		{"IMAGEGEN_MAX_SSE_SESSIONS", c.MaxSSESessions, &o.HTTP.MCPLimits.SSESessions},
+		{"IMAGEGEN_MAX_CALLS_PER_SESSION", c.MaxCallsPerSession, &o.HTTP.MCPLimits.CallsPerSession},
+		{"IMAGEGEN_MAX_CALLS", c.MaxCalls, &o.HTTP.MCPLimits.Calls},
+	} {
+		if *b.to, err = count(b.env, b.v); err != nil {
+			return app.Options{}, err
+		}
 	}
 	if o.Provider.PreviewDelay, err = c.previewDelay(); err != nil {
 		return app.Options{}, err
