@@ -202,11 +202,13 @@ func (l *limits) inflight(async bool, next http.Handler) http.Handler {
 			return
 		}
 		body, err := io.ReadAll(r.Body)
+		// The handler reads what was read, then the same error (a body over
+		// the size limit), and answers as it would have.
+		var rest io.Reader = bytes.NewReader(body)
 		if err != nil {
-			writeHTTPError(w, http.StatusRequestEntityTooLarge, "request body: "+err.Error())
-			return
+			rest = io.MultiReader(rest, errReader{err})
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.Body = io.NopCloser(rest)
 		var head jsonrpcHead
 		isRequest := json.Unmarshal(body, &head) == nil && head.JSONRPC == "2.0" && head.ID != nil && head.Result == nil
 		session := ""
@@ -236,6 +238,10 @@ func (l *limits) inflight(async bool, next http.Handler) http.Handler {
 		}
 	})
 }
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 type statusRecorder struct {
 	http.ResponseWriter
