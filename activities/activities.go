@@ -44,6 +44,8 @@ type Activities struct {
 	Logger         *slog.Logger
 	// Observer, if set, records provider and storage calls.
 	Observer Observer
+	// Decodes bounds the images decoded at once (thumbnails); nil: no bound.
+	Decodes DecodeLimit
 }
 
 // GenerateInput names the job and what to generate.
@@ -248,7 +250,11 @@ func ThumbnailKey(key string) string {
 // show it inline without shipping the full image. It is best effort: a job
 // whose thumbnail fails still has its image.
 func (a *Activities) storeThumbnail(ctx context.Context, log *slog.Logger, key string, data []byte) string {
-	thumb, err := Thumbnail(data, ThumbnailSide)
+	var thumb []byte
+	var err error
+	if werr := a.Decodes.Do(ctx, func() { thumb, err = Thumbnail(data, ThumbnailSide) }); werr != nil {
+		err = werr
+	}
 	if err != nil {
 		log.Warn("no thumbnail", "error", err)
 		return ""

@@ -76,6 +76,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	acts := &activities.Activities{
 		Provider: w.opts.Provider, ProviderName: w.opts.ProviderName, Placeholder: w.opts.Placeholder,
 		ImageStore: w.opts.Store, Staging: staging, Logger: w.opts.Logger, Observer: w.opts.Observer,
+		Decodes: activities.NewDecodeLimit(0),
 	}
 	for _, queue := range []string{workflows.TaskQueue, staging.Queue()} {
 		tuning := w.opts.Tuning
