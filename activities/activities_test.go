@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"testing"
@@ -433,5 +434,42 @@ func TestGenerateInterruptedByWorkerShutdownIsBenignAndRetryable(t *testing.T) {
 	}
 	if got := stagedFiles(t, f.dir); len(got) != 0 {
 		t.Errorf("an interrupted generation staged %v", got)
+	}
+}
+
+func TestStoreWaitsForADecodePlaceBeforeTheThumbnail(t *testing.T) {
+	f := newFixture(t)
+	f.acts.Decodes = activities.NewDecodeLimit(1)
+	staged, err := f.generate(t, request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The one decode place is taken until release closes.
+	holding, release := make(chan struct{}), make(chan struct{})
+	go f.acts.Decodes.Do(context.Background(), func() { close(holding); <-release })
+	<-holding
+
+	key := activities.ImageKey(request.JobID, 0, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), staged.ContentType)
+	done := make(chan activities.Stored, 1)
+	go func() {
+		stored, err := f.store1(t, activities.StoreInput{JobID: request.JobID, Key: key, Staged: staged})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- stored
+	}()
+	for uploaded := false; !uploaded; {
+		f.store.mu.Lock()
+		_, uploaded = f.store.objects[key]
+		_, thumb := f.store.objects[activities.ThumbnailKey(key)]
+		f.store.mu.Unlock()
+		if thumb {
+			t.Fatal("a thumbnail was decoded while the only decode place was taken")
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	if stored := <-done; stored.ThumbnailKey != activities.ThumbnailKey(key) {
+		t.Fatalf("stored %+v: want the thumbnail once the place freed", stored)
 	}
 }
