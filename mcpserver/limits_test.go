@@ -217,3 +217,36 @@ func TestCallsAreCappedInTotalAcrossMessageAndMCP(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestFinishedMessageCallsGiveTheirPlaceBack(t *testing.T) {
+	srv := httpServer(t, &fakeJobs{}, mcpserver.HTTPOptions{Limits: mcpserver.Limits{Calls: 1}})
+	stream, _ := openSSE(t, srv.URL, "")
+	msg := messageURL(t, srv.URL, stream)
+	// With one place in total, every later call gets in only if each earlier
+	// one (a request, a notification, a bad message) gave its place back.
+	bodies := []string{
+		`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`{"jsonrpc":"2.0","id":2,"method":"no/such/method"}`,
+		`{"jsonrpc":"1.0","id":3,"method":"tools/list"}`,
+		`not json`,
+		`{"jsonrpc":"2.0","id":4,"method":"tools/list"}`,
+	}
+	for _, b := range bodies {
+		for i := 0; ; i++ {
+			resp, err := http.Post(msg, "application/json", strings.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusTooManyRequests {
+				break
+			}
+			if i == 500 {
+				t.Fatalf("%s: still refused, the place of an earlier call was never given back: %s", b, body)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
