@@ -565,7 +565,7 @@ func (a *App) mountFront(opts Options, srv *Server, store imageStore) {
 	// token: bearer headers and the gallery's login form.
 	limiter := authlimit.New(0, 0, a.log.With("component", "auth"))
 	mh := a.mcpServer(opts, store).NewHTTP(mcpserver.HTTPOptions{AuthToken: opts.HTTP.AuthToken, AuthLimiter: limiter, Limits: opts.HTTP.MCPLimits})
-	srv.Mount(mh.Routes(), mh.Shutdown)
+	srv.MountStreams(mh.Routes(), mh.Shutdown)
 	hist, _ := store.(history.Store)
 	gal := gallery.New(gallery.Options{Jobs: a.jobsClient(opts), History: hist, AuthToken: opts.HTTP.AuthToken, AuthLimiter: limiter, DataDir: opts.DataDir, Logger: a.log.With("component", "gallery")})
 	routes := map[string]http.Handler{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,7 +24,24 @@ type ServerOptions struct {
 	// route (host allowlist, request logging) goes.
 	Middleware []Middleware
 	Logger     *slog.Logger
+	// BodyReadTimeout bounds how long a request's body may take to arrive,
+	// from the start of its handler (default DefaultBodyReadTimeout), on
+	// every route: a client trickling a body cannot hold a handler.
+	BodyReadTimeout time.Duration
+	// WriteTimeout bounds how long the response of a route mounted with
+	// Mount may take (default DefaultWriteTimeout). Routes mounted with
+	// MountStreams (SSE, Streamable HTTP, blocking tool calls) have none.
+	WriteTimeout time.Duration
 }
+
+// Defaults of ServerOptions' bounds. Headers must arrive within
+// headerTimeout and an idle keep-alive connection closes after idleTimeout.
+const (
+	DefaultBodyReadTimeout = 20 * time.Second
+	DefaultWriteTimeout    = 2 * time.Minute
+	headerTimeout          = 10 * time.Second
+	idleTimeout            = 2 * time.Minute
+)
 
 // Server is the process's HTTP server: one listener and one mux, on which
 // each part mounts its own routes (ops, MCP, gallery, images) before Run.
@@ -44,6 +62,12 @@ type Server struct {
 func NewServer(opts ServerOptions) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.BodyReadTimeout <= 0 {
+		opts.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
 	}
 	return &Server{opts: opts, mux: http.NewServeMux()}
 }
@@ -80,12 +104,70 @@ func (s *Server) URL() string {
 
 // Mount adds routes (pattern to handler, net/http ServeMux patterns) and
 // functions that Close calls before the server shuts down (to end streams
-// that would otherwise hold the shutdown up).
+// that would otherwise hold the shutdown up). Their bodies must arrive
+// within BodyReadTimeout and their responses be written within
+// WriteTimeout.
 func (s *Server) Mount(routes map[string]http.Handler, onShutdown ...func(context.Context) error) {
+	s.mount(routes, true, onShutdown)
+}
+
+// MountStreams is Mount for routes whose responses last (SSE, Streamable
+// HTTP streams, tool calls that block up to a minute): their bodies are
+// bounded in time, their responses are not (they end with their stream,
+// the client or Close).
+func (s *Server) MountStreams(routes map[string]http.Handler, onShutdown ...func(context.Context) error) {
+	s.mount(routes, false, onShutdown)
+}
+
+func (s *Server) mount(routes map[string]http.Handler, boundWrite bool, onShutdown []func(context.Context) error) {
 	for pattern, h := range routes {
-		s.mux.Handle(pattern, h)
+		s.mux.Handle(pattern, s.bounded(h, boundWrite))
 	}
 	s.shutdown = append(s.shutdown, onShutdown...)
+}
+
+// bounded sets per-request deadlines through http.ResponseController, rather
+// than http.Server's ReadTimeout and WriteTimeout, which apply to every
+// route alike and would cut streams. The read deadline is set only for a
+// request with a body, and cleared once the body has arrived: after it,
+// net/http keeps reading the connection in the background (to notice the
+// client leaving), and a deadline expiring there would cancel the request's
+// context in the middle of a long tool call. (net/http 1.26 clears it too
+// when it starts that read; clearing here does not depend on it.)
+func (s *Server) bounded(h http.Handler, boundWrite bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		if boundWrite {
+			if err := rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				s.opts.Logger.Warn("http: set write deadline", "error", err)
+			}
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			if err := rc.SetReadDeadline(time.Now().Add(s.opts.BodyReadTimeout)); err == nil {
+				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+			} else if !errors.Is(err, http.ErrNotSupported) {
+				s.opts.Logger.Warn("http: set read deadline", "error", err)
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// deadlineBody clears the connection's read deadline once the body has been
+// read to its end.
+type deadlineBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	cleared bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.cleared {
+		b.cleared = true
+		b.rc.SetReadDeadline(time.Time{}) // best effort: the body is in
+	}
+	return n, err
 }
 
 // Run starts serving in the background and returns at once; Served reports
@@ -98,7 +180,7 @@ func (s *Server) Run(ctx context.Context) error {
 	for i := len(s.opts.Middleware) - 1; i >= 0; i-- {
 		h = s.opts.Middleware[i](h)
 	}
-	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	s.http = &http.Server{Handler: h, ReadHeaderTimeout: headerTimeout, IdleTimeout: idleTimeout}
 	s.served = make(chan error, 1)
 	go func() { s.served <- s.http.Serve(s.ln) }()
 	return nil
