@@ -33,6 +33,17 @@ type Request struct {
 	Seed           *int64   `json:"seed,omitempty"`
 	Guidance       *float64 `json:"guidance,omitempty"`
 
+	// Inputs are reference images for editing or image-to-image, as
+	// references, never bytes (they travel in workflow history): an earlier
+	// job's image "images://JOB[/INDEX]", an http(s) URL, or an inline image
+	// the MCP layer already staged, "inline:sha256-HEX". An activity fetches
+	// and normalises them; the provider gets the bytes as Inputs.
+	Inputs []string `json:"inputs,omitempty"`
+	// Mask is an inpainting mask, a reference of the same forms as Inputs.
+	Mask string `json:"mask,omitempty"`
+	// Strength is how far image-to-image moves away from the input (0 to 1).
+	Strength *float64 `json:"strength,omitempty"`
+
 	// Variant is the image's index within a multi-image job. Providers that
 	// draw no randomness of their own (the preview renderer) use it so that
 	// the images differ; it is never sent to a remote API.
@@ -44,6 +55,23 @@ type Request struct {
 type Image struct {
 	Data        []byte
 	ContentType string
+}
+
+// InputImage is one reference image as a provider receives it: fetched,
+// type-sniffed and normalised to what the model accepts.
+type InputImage struct {
+	Data        []byte
+	ContentType string
+	Width       int
+	Height      int
+}
+
+// Inputs are the images a provider call works from, in the order of
+// Request.Inputs, plus the inpainting mask if Request.Mask is set. The zero
+// value means a plain text-to-image call.
+type Inputs struct {
+	Images []InputImage
+	Mask   *InputImage
 }
 
 // Extension returns the file extension (with dot) for the image's media type.

@@ -37,6 +37,16 @@ type Model struct {
 	// MinGuidance and MaxGuidance bound guidance for models that take it.
 	MinGuidance float64 `json:"min_guidance,omitempty"`
 	MaxGuidance float64 `json:"max_guidance,omitempty"`
+
+	// MaxInputs is how many reference images the model takes (0: none).
+	MaxInputs int `json:"max_inputs,omitempty"`
+	// InputSide is the longest side, in pixels, input images are resized
+	// down to before they are sent (0: sent as they are).
+	InputSide int `json:"input_side,omitempty"`
+	// SupportsMask: the model inpaints within a mask.
+	SupportsMask bool `json:"supports_mask,omitempty"`
+	// SupportsStrength: the model takes an image-to-image strength.
+	SupportsStrength bool `json:"supports_strength,omitempty"`
 }
 
 var models = []Model{
@@ -157,6 +167,21 @@ func (m Model) validateParams(r Request) error {
 			return invalid(fmt.Sprintf("guidance %g is out of range for %s: use %g to %g", *r.Guidance, m.Name, m.MinGuidance, m.MaxGuidance))
 		}
 	}
+	if len(r.Inputs) > m.MaxInputs {
+		if m.MaxInputs == 0 {
+			return invalid(fmt.Sprintf("model %s takes no input images: leave them out%s",
+				m.Name, orUse(modelsThat(func(m Model) bool { return m.MaxInputs > 0 }))))
+		}
+		return invalid(fmt.Sprintf("model %s takes at most %d input images, not %d", m.Name, m.MaxInputs, len(r.Inputs)))
+	}
+	if r.Mask != "" && !m.SupportsMask {
+		return invalid(fmt.Sprintf("model %s takes no mask: leave it out or use %s",
+			m.Name, modelsThat(func(m Model) bool { return m.SupportsMask })))
+	}
+	if r.Strength != nil && !m.SupportsStrength {
+		return invalid(fmt.Sprintf("model %s takes no strength: leave it out or use %s",
+			m.Name, modelsThat(func(m Model) bool { return m.SupportsStrength })))
+	}
 	if r.Seed != nil {
 		if !m.SupportsSeed {
 			return invalid(fmt.Sprintf("model %s takes no seed: leave it out or use %s",
@@ -167,6 +192,14 @@ func (m Model) validateParams(r Request) error {
 		}
 	}
 	return nil
+}
+
+// orUse points to alternatives, if there are any: " or use a or b".
+func orUse(alternatives string) string {
+	if alternatives == "" {
+		return ""
+	}
+	return " or use " + alternatives
 }
 
 // modelsThat names the models with a capability, for error messages that

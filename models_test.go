@@ -66,6 +66,9 @@ func TestValidateEnforcesEachModelsLimits(t *testing.T) {
 		{"flux takes no negative prompt", Request{Model: "flux-schnell", NegativePrompt: "blur"}, []string{"no negative_prompt", "leonardo-phoenix"}},
 		{"flux takes no guidance", Request{Model: "flux-schnell", Guidance: f(3)}, []string{"no guidance"}},
 		{"flux takes no seed", Request{Model: "flux-schnell", Seed: i(1)}, []string{"no seed"}},
+		{"flux takes no input images", Request{Model: "flux-schnell", Inputs: []string{"images://job-1"}}, []string{"flux-schnell takes no input images"}},
+		{"flux takes no mask", Request{Model: "flux-schnell", Mask: "images://job-1"}, []string{"flux-schnell takes no mask"}},
+		{"flux takes no strength", Request{Model: "flux-schnell", Strength: f(0.5)}, []string{"flux-schnell takes no strength"}},
 
 		// sdxl-lightning and sdxl-base: 256-2048 sides, 20 steps, guidance 0-30.
 		{"sdxl-lightning with every parameter at its limit", Request{Model: "sdxl-lightning", Width: 2048, Height: 256, Steps: 20,

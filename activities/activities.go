@@ -121,7 +121,7 @@ func (a *Activities) Generate(ctx context.Context, in GenerateInput) (Staged, er
 
 	stop := a.heartbeat(ctx)
 	start := time.Now()
-	img, err := a.Provider.Generate(ctx, in.Request)
+	img, err := a.Provider.Generate(ctx, in.Request, imagegen.Inputs{})
 	elapsed := time.Since(start)
 	stop()
 	a.observe(func(o Observer) { o.ProviderCall(in.Request.Model, elapsed, err) })

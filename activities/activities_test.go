@@ -41,7 +41,7 @@ type provider struct {
 	ctxErr  error
 }
 
-func (p *provider) Generate(ctx context.Context, req imagegen.Request) (imagegen.Image, error) {
+func (p *provider) Generate(ctx context.Context, req imagegen.Request, inputs imagegen.Inputs) (imagegen.Image, error) {
 	p.mu.Lock()
 	p.calls++
 	err, block := p.err, p.block

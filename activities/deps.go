@@ -11,7 +11,7 @@ import (
 // Workers AI) and preview.Renderer (offline placeholder). Errors should be
 // *imagegen.Error so that the activity can decide whether to retry.
 type Provider interface {
-	Generate(ctx context.Context, req imagegen.Request) (imagegen.Image, error)
+	Generate(ctx context.Context, req imagegen.Request, inputs imagegen.Inputs) (imagegen.Image, error)
 }
 
 // Store keeps images and names them with a URL. Implementations live in

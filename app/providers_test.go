@@ -27,11 +27,11 @@ func TestWorkerRoutesEachModelToItsProvider(t *testing.T) {
 		if err != nil {
 			t.Fatalf("realProviders: %v", err)
 		}
-		img, err := p.Generate(context.Background(), imagegen.Request{Prompt: "routed to openai", Model: "openai-image"})
+		img, err := p.Generate(context.Background(), imagegen.Request{Prompt: "routed to openai", Model: "openai-image"}, imagegen.Inputs{})
 		if err != nil || string(img.Data) != string(oai.Image()) {
 			t.Fatalf("openai-image: %v (%d bytes)", err, len(img.Data))
 		}
-		if _, err := p.Generate(context.Background(), imagegen.Request{Prompt: "routed to workers ai", Model: "sdxl-base"}); err != nil {
+		if _, err := p.Generate(context.Background(), imagegen.Request{Prompt: "routed to workers ai", Model: "sdxl-base"}, imagegen.Inputs{}); err != nil {
 			t.Fatalf("sdxl-base: %v", err)
 		}
 		if oai.Calls() != 1 || wai.CallsForPrompt("routed to workers ai") != 1 || wai.CallsForPrompt("routed to openai") != 0 {
@@ -44,7 +44,7 @@ func TestWorkerRoutesEachModelToItsProvider(t *testing.T) {
 		if err != nil {
 			t.Fatalf("realProviders: %v", err)
 		}
-		_, err = p.Generate(context.Background(), imagegen.Request{Prompt: "nowhere to go", Model: "openai-image"})
+		_, err = p.Generate(context.Background(), imagegen.Request{Prompt: "nowhere to go", Model: "openai-image"}, imagegen.Inputs{})
 		if imagegen.KindOf(err) != imagegen.KindMisconfigured {
 			t.Fatalf("openai-image without a key: %v, want misconfigured", err)
 		}

@@ -183,7 +183,7 @@ func (p *heldProvider) fail(prompt string, on bool) {
 	p.fails[prompt] = on
 }
 
-func (p *heldProvider) Generate(ctx context.Context, req imagegen.Request) (imagegen.Image, error) {
+func (p *heldProvider) Generate(ctx context.Context, req imagegen.Request, inputs imagegen.Inputs) (imagegen.Image, error) {
 	p.mu.Lock()
 	gate, in, fail := p.holds[req.Prompt], p.entered[req.Prompt], p.fails[req.Prompt]
 	if in != nil {

@@ -117,7 +117,7 @@ func asksForBase64(model string) bool {
 // Generate runs one text-to-image request. The context's deadline bounds the
 // whole call, body and any image download included; without one, the model's
 // Timeout applies.
-func (c *Client) Generate(ctx context.Context, req imagegen.Request) (imagegen.Image, error) {
+func (c *Client) Generate(ctx context.Context, req imagegen.Request, inputs imagegen.Inputs) (imagegen.Image, error) {
 	req = req.WithDefaults()
 	if err := req.Validate(); err != nil {
 		return imagegen.Image{}, err

@@ -41,7 +41,7 @@ func TestGenerateSendsExactlyTheDocumentedBody(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, rec := newTestClient(t, providerkittest.Reply(http.StatusOK, "application/json", b64Answer(pngData)),
 				func(cfg *Config) { cfg.Model = tt.model })
-			if _, err := c.Generate(context.Background(), tt.req); err != nil {
+			if _, err := c.Generate(context.Background(), tt.req, imagegen.Inputs{}); err != nil {
 				t.Fatalf("Generate: %v", err)
 			}
 			rec.Last().Want(t, "/v1/images/generations", testKey, tt.wantBody)
@@ -66,7 +66,7 @@ func TestEndpointTakesTheBaseAsTheAPIRootAndAddsV1ToABareHost(t *testing.T) {
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}
-			if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"}); err != nil {
+			if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"}, imagegen.Inputs{}); err != nil {
 				t.Fatalf("Generate: %v", err)
 			}
 			if got := rec.Last().Path; got != tt.wantPath {
@@ -100,7 +100,7 @@ func TestGenerateDecodesBase64ImagesByTheirBytes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _ := newTestClient(t, providerkittest.Reply(http.StatusOK, "application/json", tt.body))
-			img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"})
+			img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"}, imagegen.Inputs{})
 			if err != nil {
 				t.Fatalf("Generate: %v", err)
 			}
@@ -166,7 +166,7 @@ func TestGenerateClassifiesEachKindOfFailure(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _ := newTestClient(t, providerkittest.Reply(tt.status, tt.contentType, tt.body))
-			_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"})
+			_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"}, imagegen.Inputs{})
 			e := requireKind(t, err, tt.want)
 			if e.Kind.Retryable() != (tt.want == imagegen.KindCapacity || tt.want == imagegen.KindUpstream || tt.want == imagegen.KindBadResponse) {
 				t.Errorf("kind %s retryable = %v", e.Kind, e.Kind.Retryable())
@@ -184,7 +184,7 @@ func TestGenerateRefusesAnAnswerOverTheSizeCap(t *testing.T) {
 	body := b64Answer(providerkittest.PNG(t, 64, 64))
 	c, _ := newTestClient(t, providerkittest.Reply(http.StatusOK, "application/json", body),
 		func(cfg *Config) { cfg.MaxResponseBytes = int64(len(body) - 1) })
-	_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"})
+	_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"}, imagegen.Inputs{})
 	e := requireKind(t, err, imagegen.KindBadResponse)
 	if !strings.Contains(e.Message, "limit") {
 		t.Errorf("message %q does not mention the limit", e.Message)
@@ -203,7 +203,7 @@ func TestGenerateNeverShowsTheKeyEvenWhenTheServerEchoesIt(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _ := newTestClient(t, providerkittest.Reply(http.StatusBadRequest, tt.contentType, tt.body))
-			_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"})
+			_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"}, imagegen.Inputs{})
 			e := requireKind(t, err, imagegen.KindInvalidInput)
 			if !strings.Contains(e.Message, "[redacted]") {
 				t.Errorf("message %q: the echoed key was not replaced", e.Message)
@@ -218,7 +218,7 @@ func TestGenerateNeverShowsTheKeyEvenWhenTheServerEchoesIt(t *testing.T) {
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}
-		_, err = c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"})
+		_, err = c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"}, imagegen.Inputs{})
 		requireKind(t, err, imagegen.KindUpstream)
 	})
 }
@@ -249,7 +249,7 @@ func TestGenerateDownloadsURLAnswersOnlyFromTheAPIsOwnOrigin(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 
-	img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "here", Model: "openai-image"})
+	img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "here", Model: "openai-image"}, imagegen.Inputs{})
 	if err != nil {
 		t.Fatalf("same-origin URL: %v", err)
 	}
@@ -257,7 +257,7 @@ func TestGenerateDownloadsURLAnswersOnlyFromTheAPIsOwnOrigin(t *testing.T) {
 		t.Errorf("same-origin URL: got %s with %d bytes, want the PNG", img.ContentType, len(img.Data))
 	}
 
-	_, err = c.Generate(context.Background(), imagegen.Request{Prompt: "elsewhere", Model: "openai-image"})
+	_, err = c.Generate(context.Background(), imagegen.Request{Prompt: "elsewhere", Model: "openai-image"}, imagegen.Inputs{})
 	e := requireKind(t, err, imagegen.KindMisconfigured)
 	if strings.Contains(e.Message, "sig=abc") || !strings.Contains(e.Message, other.URL) {
 		t.Errorf("message %q should name the other origin and nothing of its path", e.Message)
@@ -266,7 +266,7 @@ func TestGenerateDownloadsURLAnswersOnlyFromTheAPIsOwnOrigin(t *testing.T) {
 		t.Errorf("the other origin was called %d times", n)
 	}
 
-	_, err = c.Generate(context.Background(), imagegen.Request{Prompt: "missing", Model: "openai-image"})
+	_, err = c.Generate(context.Background(), imagegen.Request{Prompt: "missing", Model: "openai-image"}, imagegen.Inputs{})
 	requireKind(t, err, imagegen.KindBadResponse)
 }
 
@@ -284,12 +284,12 @@ func TestGenerateReportsDeadlineAndDroppedConnections(t *testing.T) {
 		c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		_, err := c.Generate(ctx, imagegen.Request{Prompt: "x", Model: "openai-image"})
+		_, err := c.Generate(ctx, imagegen.Request{Prompt: "x", Model: "openai-image"}, imagegen.Inputs{})
 		requireKind(t, err, imagegen.KindTimeout)
 	})
 	t.Run("connection dropped", func(t *testing.T) {
 		c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) }))
-		_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"})
+		_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"}, imagegen.Inputs{})
 		requireKind(t, err, imagegen.KindUpstream)
 	})
 }
@@ -309,7 +309,7 @@ func TestGenerateRefusesRequestsItCannotServeWithoutCallingTheAPI(t *testing.T) 
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, rec := newTestClient(t, providerkittest.Reply(http.StatusOK, "application/json", nil))
-			_, err := c.Generate(context.Background(), tt.req)
+			_, err := c.Generate(context.Background(), tt.req, imagegen.Inputs{})
 			requireKind(t, err, tt.want)
 			if n := rec.Calls(); n != 0 {
 				t.Errorf("the API was called %d times", n)

@@ -58,7 +58,7 @@ func New(opts Options) *Renderer {
 // Generate validates the request like a real provider would and renders the
 // placeholder: req.Width x req.Height, DefaultSide for a side left unset. A
 // request naming no model gets the default model, as everywhere else.
-func (r *Renderer) Generate(ctx context.Context, req imagegen.Request) (imagegen.Image, error) {
+func (r *Renderer) Generate(ctx context.Context, req imagegen.Request, inputs imagegen.Inputs) (imagegen.Image, error) {
 	if err := ctx.Err(); err != nil {
 		return imagegen.Image{}, fmt.Errorf("preview: %w", err)
 	}

@@ -14,7 +14,7 @@ import (
 
 func gen(t *testing.T, req imagegen.Request) imagegen.Image {
 	t.Helper()
-	img, err := preview.New(preview.Options{}).Generate(context.Background(), req)
+	img, err := preview.New(preview.Options{}).Generate(context.Background(), req, imagegen.Inputs{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,11 +77,11 @@ func TestPreviewCarriesAVisibleLabel(t *testing.T) {
 }
 
 func TestPreviewRejectsInvalidRequests(t *testing.T) {
-	_, err := preview.New(preview.Options{}).Generate(context.Background(), imagegen.Request{Prompt: " ", Model: "flux-schnell"})
+	_, err := preview.New(preview.Options{}).Generate(context.Background(), imagegen.Request{Prompt: " ", Model: "flux-schnell"}, imagegen.Inputs{})
 	if imagegen.KindOf(err) != imagegen.KindInvalidInput {
 		t.Errorf("empty prompt: %v", err)
 	}
-	_, err = preview.New(preview.Options{}).Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "flux-schnell", Width: 512})
+	_, err = preview.New(preview.Options{}).Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "flux-schnell", Width: 512}, imagegen.Inputs{})
 	var ie *imagegen.Error
 	if !errors.As(err, &ie) {
 		t.Errorf("width on flux: %v", err)
@@ -137,7 +137,7 @@ func TestPreviewDrawsAnyPromptText(t *testing.T) {
 		"one endless word":         strings.Repeat("x", imagegen.MaxPromptLength),
 		"newlines and tabs":        "line one\nline two\t\ttabbed\r\nend",
 	} {
-		img, err := preview.New(preview.Options{}).Generate(context.Background(), imagegen.Request{Prompt: prompt, Model: "sdxl-base", Width: 256, Height: 256})
+		img, err := preview.New(preview.Options{}).Generate(context.Background(), imagegen.Request{Prompt: prompt, Model: "sdxl-base", Width: 256, Height: 256}, imagegen.Inputs{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -150,13 +150,13 @@ func TestPreviewDrawsAnyPromptText(t *testing.T) {
 func TestPreviewStopsOnACancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := preview.New(preview.Options{}).Generate(ctx, imagegen.Request{Prompt: "x"}); !errors.Is(err, context.Canceled) {
+	if _, err := preview.New(preview.Options{}).Generate(ctx, imagegen.Request{Prompt: "x"}, imagegen.Inputs{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
 
 func TestPreviewRejectsUnknownModels(t *testing.T) {
-	_, err := preview.New(preview.Options{}).Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "dall-e"})
+	_, err := preview.New(preview.Options{}).Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "dall-e"}, imagegen.Inputs{})
 	if imagegen.KindOf(err) != imagegen.KindUnknownModel {
 		t.Errorf("unknown model: %v", err)
 	}
@@ -166,7 +166,7 @@ func BenchmarkPreview512(b *testing.B) {
 	r := preview.New(preview.Options{})
 	req := imagegen.Request{Prompt: "a red fox in the snow", Model: "flux-schnell"}
 	for b.Loop() {
-		if _, err := r.Generate(context.Background(), req); err != nil {
+		if _, err := r.Generate(context.Background(), req, imagegen.Inputs{}); err != nil {
 			b.Fatal(err)
 		}
 	}

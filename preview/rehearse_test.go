@@ -42,7 +42,7 @@ func TestDirectivesSimulateTheProviderErrorTheyName(t *testing.T) {
 		t.Run(string(tc.kind), func(t *testing.T) {
 			r := preview.New(preview.Options{})
 			for call := 1; call <= 3; call++ { // uncounted: every call fails
-				_, err := r.Generate(context.Background(), imagegen.Request{Prompt: tc.prompt})
+				_, err := r.Generate(context.Background(), imagegen.Request{Prompt: tc.prompt}, imagegen.Inputs{})
 				var e *imagegen.Error
 				if !errors.As(err, &e) {
 					t.Fatalf("call %d: %v, want an *imagegen.Error", call, err)
@@ -64,7 +64,7 @@ func TestCountedFailureSucceedsOnceItsCountIsUsedUp(t *testing.T) {
 	req := imagegen.Request{Prompt: "a lighthouse [fail:capacity:2]"}
 	var outcomes []string
 	for range 4 {
-		if _, err := r.Generate(context.Background(), req); err != nil {
+		if _, err := r.Generate(context.Background(), req, imagegen.Inputs{}); err != nil {
 			outcomes = append(outcomes, string(imagegen.KindOf(err)))
 		} else {
 			outcomes = append(outcomes, "ok")
@@ -81,12 +81,12 @@ func TestCountedFailuresAreKeptPerImageOfAJob(t *testing.T) {
 	second := first
 	second.Variant = 1
 	for _, req := range []imagegen.Request{first, second} {
-		if _, err := r.Generate(context.Background(), req); imagegen.KindOf(err) != imagegen.KindUpstream {
+		if _, err := r.Generate(context.Background(), req, imagegen.Inputs{}); imagegen.KindOf(err) != imagegen.KindUpstream {
 			t.Fatalf("variant %d first call: %v, want a simulated upstream failure", req.Variant, err)
 		}
 	}
 	for _, req := range []imagegen.Request{first, second} {
-		if _, err := r.Generate(context.Background(), req); err != nil {
+		if _, err := r.Generate(context.Background(), req, imagegen.Inputs{}); err != nil {
 			t.Fatalf("variant %d second call: %v", req.Variant, err)
 		}
 	}
@@ -103,7 +103,7 @@ func TestBadDirectivesAreInputErrors(t *testing.T) {
 	} {
 		t.Run(prompt, func(t *testing.T) {
 			sl := &recordingSleep{}
-			_, err := preview.New(preview.Options{Sleep: sl.sleep}).Generate(context.Background(), imagegen.Request{Prompt: prompt})
+			_, err := preview.New(preview.Options{Sleep: sl.sleep}).Generate(context.Background(), imagegen.Request{Prompt: prompt}, imagegen.Inputs{})
 			if imagegen.KindOf(err) != imagegen.KindInvalidInput {
 				t.Fatalf("err %v, want invalid_input", err)
 			}
@@ -128,7 +128,7 @@ func TestDelayComesFromOptionsOrThePrompt(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sl := &recordingSleep{}
-			if _, err := preview.New(preview.Options{Delay: tc.delay, Sleep: sl.sleep}).Generate(context.Background(), imagegen.Request{Prompt: tc.prompt}); err != nil {
+			if _, err := preview.New(preview.Options{Delay: tc.delay, Sleep: sl.sleep}).Generate(context.Background(), imagegen.Request{Prompt: tc.prompt}, imagegen.Inputs{}); err != nil {
 				t.Fatal(err)
 			}
 			if len(sl.delays) != 1 || sl.delays[0] != tc.want {
@@ -142,7 +142,7 @@ func TestDelayEndsWhenTheCallIsCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := preview.New(preview.Options{}).Generate(ctx, imagegen.Request{Prompt: "slow [delay:10m]"})
+		_, err := preview.New(preview.Options{}).Generate(ctx, imagegen.Request{Prompt: "slow [delay:10m]"}, imagegen.Inputs{})
 		done <- err
 	}()
 	cancel()

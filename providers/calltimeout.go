@@ -22,7 +22,7 @@ type callTimeout struct {
 	d time.Duration
 }
 
-func (c callTimeout) Generate(ctx context.Context, req imagegen.Request) (imagegen.Image, error) {
+func (c callTimeout) Generate(ctx context.Context, req imagegen.Request, inputs imagegen.Inputs) (imagegen.Image, error) {
 	d := c.d
 	if d <= 0 {
 		if m, ok := imagegen.LookupModel(req.WithDefaults().Model); ok {
@@ -34,5 +34,5 @@ func (c callTimeout) Generate(ctx context.Context, req imagegen.Request) (imageg
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	return c.p.Generate(ctx, req)
+	return c.p.Generate(ctx, req, inputs)
 }

@@ -10,7 +10,7 @@ import (
 
 type deadlineProbe struct{ left time.Duration }
 
-func (p *deadlineProbe) Generate(ctx context.Context, _ imagegen.Request) (imagegen.Image, error) {
+func (p *deadlineProbe) Generate(ctx context.Context, _ imagegen.Request, _ imagegen.Inputs) (imagegen.Image, error) {
 	if d, ok := ctx.Deadline(); ok {
 		p.left = time.Until(d)
 	}
@@ -34,7 +34,7 @@ func TestProviderCallsAreBoundedByTheModelTimeoutInsideTheActivityDeadline(t *te
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			probe := &deadlineProbe{}
-			if _, err := WithCallTimeout(probe, tc.override).Generate(activityCtx, imagegen.Request{Prompt: "x", Model: tc.model}); err != nil {
+			if _, err := WithCallTimeout(probe, tc.override).Generate(activityCtx, imagegen.Request{Prompt: "x", Model: tc.model}, imagegen.Inputs{}); err != nil {
 				t.Fatal(err)
 			}
 			if probe.left > tc.want || probe.left < tc.want-5*time.Second {

@@ -15,7 +15,7 @@ import (
 // Provider generates one image (activities.Provider, restated here so that
 // this package needs nothing of the worker's).
 type Provider interface {
-	Generate(ctx context.Context, req imagegen.Request) (imagegen.Image, error)
+	Generate(ctx context.Context, req imagegen.Request, inputs imagegen.Inputs) (imagegen.Image, error)
 }
 
 // Router is a Provider that hands each request to the implementation
@@ -41,7 +41,7 @@ func NewRouter(routes map[string]Provider) *Router {
 // Generate dispatches by the request's model (the default model when it names
 // none). A model whose provider is not configured fails with a non-retryable
 // KindMisconfigured error that names the models this service can run.
-func (r *Router) Generate(ctx context.Context, req imagegen.Request) (imagegen.Image, error) {
+func (r *Router) Generate(ctx context.Context, req imagegen.Request, inputs imagegen.Inputs) (imagegen.Image, error) {
 	req = req.WithDefaults()
 	m, ok := imagegen.LookupModel(req.Model)
 	if !ok {
@@ -56,7 +56,7 @@ func (r *Router) Generate(ctx context.Context, req imagegen.Request) (imagegen.I
 		}
 		return imagegen.Image{}, &imagegen.Error{Kind: imagegen.KindMisconfigured, Message: msg}
 	}
-	return p.Generate(ctx, req)
+	return p.Generate(ctx, req, inputs)
 }
 
 // Available names the models this router can run, in table order.

@@ -17,7 +17,7 @@ type named struct {
 	got  []imagegen.Request
 }
 
-func (n *named) Generate(_ context.Context, req imagegen.Request) (imagegen.Image, error) {
+func (n *named) Generate(_ context.Context, req imagegen.Request, _ imagegen.Inputs) (imagegen.Image, error) {
 	n.got = append(n.got, req)
 	return imagegen.Image{Data: []byte(n.name), ContentType: "image/png"}, nil
 }
@@ -26,7 +26,7 @@ func TestRouterPicksTheImplementationByTheModelsProvider(t *testing.T) {
 	wai, oai := &named{name: "workersai"}, &named{name: "openai"}
 	r := NewRouter(map[string]Provider{"workersai": wai, "openai": oai})
 	for _, m := range imagegen.Models() {
-		img, err := r.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: m.Name})
+		img, err := r.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: m.Name}, imagegen.Inputs{})
 		if err != nil {
 			t.Fatalf("%s: %v", m.Name, err)
 		}
@@ -42,7 +42,7 @@ func TestRouterPicksTheImplementationByTheModelsProvider(t *testing.T) {
 func TestRouterFillsInTheDefaultModelBeforeRouting(t *testing.T) {
 	wai := &named{name: "workersai"}
 	r := NewRouter(map[string]Provider{"workersai": wai})
-	if _, err := r.Generate(context.Background(), imagegen.Request{Prompt: "x"}); err != nil {
+	if _, err := r.Generate(context.Background(), imagegen.Request{Prompt: "x"}, imagegen.Inputs{}); err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
 	if len(wai.got) != 1 || wai.got[0].Model != imagegen.DefaultModel {
@@ -53,7 +53,7 @@ func TestRouterFillsInTheDefaultModelBeforeRouting(t *testing.T) {
 func TestRouterFailsFastForAProviderThatIsNotConfigured(t *testing.T) {
 	wai := &named{name: "workersai"}
 	r := NewRouter(map[string]Provider{"workersai": wai, "openai": nil})
-	_, err := r.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"})
+	_, err := r.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"}, imagegen.Inputs{})
 	var e *imagegen.Error
 	if !errors.As(err, &e) || e.Kind != imagegen.KindMisconfigured || e.Kind.Retryable() {
 		t.Fatalf("err = %v, want a non-retryable misconfigured *imagegen.Error", err)
@@ -73,7 +73,7 @@ func TestRouterFailsFastForAProviderThatIsNotConfigured(t *testing.T) {
 
 func TestRouterRefusesAnUnknownModel(t *testing.T) {
 	r := NewRouter(map[string]Provider{"workersai": &named{name: "workersai"}})
-	_, err := r.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "dall-e-3"})
+	_, err := r.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "dall-e-3"}, imagegen.Inputs{})
 	if imagegen.KindOf(err) != imagegen.KindUnknownModel {
 		t.Fatalf("err = %v, want unknown_model", err)
 	}

@@ -86,7 +86,7 @@ func New(cfg Config) (*Client, error) {
 // Generate runs one text-to-image request. The context's deadline bounds the
 // whole call, body included; without one, the model's Timeout applies. A
 // request naming no model gets imagegen.DefaultModel, as everywhere else.
-func (c *Client) Generate(ctx context.Context, req imagegen.Request) (imagegen.Image, error) {
+func (c *Client) Generate(ctx context.Context, req imagegen.Request, inputs imagegen.Inputs) (imagegen.Image, error) {
 	req = req.WithDefaults()
 	if err := req.Validate(); err != nil {
 		return imagegen.Image{}, err

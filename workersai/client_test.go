@@ -35,7 +35,7 @@ func TestGenerateFluxReturnsJPEGFromJSONEnvelope(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, rec := recordingClient(t, providerkittest.Reply(http.StatusOK, "application/json", successEnvelope(jpg)))
-			img, err := c.Generate(context.Background(), tt.req)
+			img, err := c.Generate(context.Background(), tt.req, imagegen.Inputs{})
 			if err != nil {
 				t.Fatalf("Generate: %v", err)
 			}
@@ -62,7 +62,7 @@ func TestGenerateSDXLForwardsParamsAndReturnsRawPNG(t *testing.T) {
 			img, err := c.Generate(context.Background(), imagegen.Request{
 				Prompt: "a lighthouse", Model: tt.model, NegativePrompt: "blurry",
 				Width: 768, Height: 512, Steps: 12, Guidance: ptr(6.5), Seed: ptr(int64(42)),
-			})
+			}, imagegen.Inputs{})
 			if err != nil {
 				t.Fatalf("Generate: %v", err)
 			}
@@ -87,7 +87,7 @@ func TestGenerateSDXLForwardsParamsAndReturnsRawPNG(t *testing.T) {
 
 func TestGenerateSDXLSendsOnlyTheParamsThatAreSet(t *testing.T) {
 	c, rec := recordingClient(t, providerkittest.Reply(http.StatusOK, "image/png", providerkittest.PNG(t, 32, 32)))
-	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "a cat", Model: "sdxl-base", Seed: ptr(int64(0))}); err != nil {
+	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "a cat", Model: "sdxl-base", Seed: ptr(int64(0))}, imagegen.Inputs{}); err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
 	got := rec.Last()
@@ -99,7 +99,7 @@ func TestGenerateSDXLSendsOnlyTheParamsThatAreSet(t *testing.T) {
 func TestGenerateNamesTheImageByItsBytesNotTheHeader(t *testing.T) {
 	jpg := providerkittest.JPEG(t, 32, 32)
 	c := newTestClient(t, providerkittest.Reply(http.StatusOK, "image/png", jpg))
-	img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-lightning"})
+	img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-lightning"}, imagegen.Inputs{})
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
@@ -126,7 +126,7 @@ func TestGenerateRefusesBadRequestsWithoutCallingTheAPI(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var calls atomic.Int32
 			c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
-			_, err := c.Generate(context.Background(), tt.req)
+			_, err := c.Generate(context.Background(), tt.req, imagegen.Inputs{})
 			requireKind(t, err, tt.want)
 			if calls.Load() != 0 {
 				t.Errorf("the API was called %d times for a request refused locally", calls.Load())
@@ -180,7 +180,7 @@ func TestGenerateMapsProviderErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newTestClient(t, providerkittest.Reply(tt.status, tt.contentType, tt.body))
-			_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"})
+			_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"}, imagegen.Inputs{})
 			e := requireKind(t, err, tt.want)
 			if e.Code != tt.wantCode || e.Status != tt.status {
 				t.Errorf("code %d status %d, want code %d status %d", e.Code, e.Status, tt.wantCode, tt.status)
@@ -236,7 +236,7 @@ func TestGenerateRejectsUnusableAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newTestClient(t, providerkittest.Reply(http.StatusOK, tt.contentType, tt.body))
-			_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "flux-schnell"})
+			_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "flux-schnell"}, imagegen.Inputs{})
 			e := requireKind(t, err, imagegen.KindBadResponse)
 			if !e.Kind.Retryable() {
 				t.Error("a bad answer should be retryable")
@@ -249,7 +249,7 @@ func TestGenerateRejectsOversizeAnswer(t *testing.T) {
 	big := append(providerkittest.PNG(t, 8, 8), make([]byte, 4096)...)
 	c := newTestClient(t, providerkittest.Reply(http.StatusOK, "image/png", big))
 	c.kit.MaxBody = 1024
-	_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"})
+	_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"}, imagegen.Inputs{})
 	e := requireKind(t, err, imagegen.KindBadResponse)
 	if !strings.Contains(e.Message, "limit") {
 		t.Errorf("message %q should say the limit was exceeded", e.Message)
@@ -294,7 +294,7 @@ func TestGenerateEndsSlowAnswersAtTheDeadline(t *testing.T) {
 			c := newTestClient(t, tt.handler)
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
-			_, err := c.Generate(ctx, imagegen.Request{Prompt: "x", Model: "sdxl-base"})
+			_, err := c.Generate(ctx, imagegen.Request{Prompt: "x", Model: "sdxl-base"}, imagegen.Inputs{})
 			requireKind(t, err, imagegen.KindTimeout)
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("error %v does not wrap context.DeadlineExceeded", err)
@@ -311,7 +311,7 @@ func TestGenerateReportsCancellation(t *testing.T) {
 	}))
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-started; cancel() }()
-	_, err := c.Generate(ctx, imagegen.Request{Prompt: "x", Model: "flux-schnell"})
+	_, err := c.Generate(ctx, imagegen.Request{Prompt: "x", Model: "flux-schnell"}, imagegen.Inputs{})
 	assertNoToken(t, err)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v does not wrap context.Canceled", err)
@@ -343,7 +343,7 @@ func TestGenerateTreatsBrokenConnectionsAsRetryableUpstream(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newTestClient(t, tt.handler)
-			_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-lightning"})
+			_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-lightning"}, imagegen.Inputs{})
 			e := requireKind(t, err, imagegen.KindUpstream)
 			if !e.Kind.Retryable() {
 				t.Error("a broken connection should be retryable")
@@ -379,7 +379,7 @@ func TestGenerateNeverLeaksTheTokenEchoedByTheRemote(t *testing.T) {
 		contentType string
 	}{{400, "application/json"}, {500, "text/plain"}, {200, "text/plain"}, {401, "application/json"}} {
 		c := newTestClient(t, echo(tt.status, tt.contentType))
-		_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "flux-schnell"})
+		_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "flux-schnell"}, imagegen.Inputs{})
 		if err == nil {
 			t.Fatalf("status %d: want an error", tt.status)
 		}
@@ -389,7 +389,7 @@ func TestGenerateNeverLeaksTheTokenEchoedByTheRemote(t *testing.T) {
 
 func TestGenerateTruncatesLongProviderMessages(t *testing.T) {
 	c := newTestClient(t, providerkittest.Reply(400, "application/json", errorEnvelope(5006, strings.Repeat("field 'width' is wrong. ", 200))))
-	_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"})
+	_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"}, imagegen.Inputs{})
 	e := requireKind(t, err, imagegen.KindInvalidInput)
 	if n := len([]rune(e.Message)); n > 600 {
 		t.Errorf("message is %d characters long; provider text should be cut to ~300", n)
@@ -419,7 +419,7 @@ func TestGenerateBoundsCallsWithTheModelTimeout(t *testing.T) {
 	// The deadline is set between these two readings of the clock, so it
 	// lies between them plus the model's timeout, however slow the machine.
 	before := time.Now()
-	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"}); err != nil {
+	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"}, imagegen.Inputs{}); err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
 	after := time.Now()
@@ -431,7 +431,7 @@ func TestGenerateBoundsCallsWithTheModelTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	want, _ := ctx.Deadline()
-	if _, err := c.Generate(ctx, imagegen.Request{Prompt: "x", Model: "sdxl-base"}); err != nil {
+	if _, err := c.Generate(ctx, imagegen.Request{Prompt: "x", Model: "sdxl-base"}, imagegen.Inputs{}); err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
 	if !deadline.Equal(want) {

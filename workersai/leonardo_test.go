@@ -63,7 +63,7 @@ func TestGenerateLeonardoModelsSendExactlyTheirSchemaFieldsAndDecodeTheirAnswer(
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, rec := recordingClient(t, tt.answer)
-			img, err := c.Generate(context.Background(), tt.req)
+			img, err := c.Generate(context.Background(), tt.req, imagegen.Inputs{})
 			if err != nil {
 				t.Fatalf("Generate: %v", err)
 			}
@@ -85,6 +85,6 @@ func TestGenerateRefusesParametersLucidOriginLacksWithoutCallingTheAPI(t *testin
 	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("the API was called for a request the model cannot take")
 	}))
-	_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "leonardo-lucid-origin", NegativePrompt: "blur"})
+	_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "leonardo-lucid-origin", NegativePrompt: "blur"}, imagegen.Inputs{})
 	requireKind(t, err, imagegen.KindInvalidInput)
 }

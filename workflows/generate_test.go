@@ -40,7 +40,7 @@ func (p *scriptedProvider) requests() []imagegen.Request {
 	return append([]imagegen.Request(nil), p.reqs...)
 }
 
-func (p *scriptedProvider) Generate(ctx context.Context, req imagegen.Request) (imagegen.Image, error) {
+func (p *scriptedProvider) Generate(ctx context.Context, req imagegen.Request, inputs imagegen.Inputs) (imagegen.Image, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls++

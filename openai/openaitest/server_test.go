@@ -29,7 +29,7 @@ func newFake(t *testing.T, configure ...func(*openai.Config)) (*Server, *openai.
 
 func TestServerServesTheClientLikeTheRealAPI(t *testing.T) {
 	f, c := newFake(t)
-	img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "a boat", Model: "openai-image", Width: 1024, Height: 1024})
+	img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "a boat", Model: "openai-image", Width: 1024, Height: 1024}, imagegen.Inputs{})
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
@@ -89,15 +89,15 @@ func TestServerScriptedFailuresReachTheClientClassified(t *testing.T) {
 	f.FailNext(http.StatusTooManyRequests, "insufficient_quota", "insufficient_quota", "You exceeded your current quota.")
 	f.FailNext(http.StatusTooManyRequests, "requests", "rate_limit_exceeded", "Rate limit reached.")
 	for _, want := range []imagegen.ErrorKind{imagegen.KindQuotaExceeded, imagegen.KindCapacity} {
-		_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"})
+		_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"}, imagegen.Inputs{})
 		requireKind(t, f, err, want)
 	}
-	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"}); err != nil {
+	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"}, imagegen.Inputs{}); err != nil {
 		t.Errorf("after the scripted failures: %v", err)
 	}
 
 	f2, unknown := newFake(t, func(cfg *openai.Config) { cfg.Model = "gpt-image-9" })
-	_, err := unknown.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"})
+	_, err := unknown.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "openai-image"}, imagegen.Inputs{})
 	requireKind(t, f2, err, imagegen.KindUnknownModel)
 }
 

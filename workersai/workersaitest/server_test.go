@@ -64,7 +64,7 @@ func TestServerAnswersEachModelInItsWireFormat(t *testing.T) {
 		}
 		served++
 		wire, _ := workersai.WireFor(m.ProviderModel)
-		img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "a boat", Model: m.Name, Steps: 2})
+		img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "a boat", Model: m.Name, Steps: 2}, imagegen.Inputs{})
 		if err != nil {
 			t.Fatalf("%s: Generate: %v", m.Name, err)
 		}
@@ -132,12 +132,12 @@ func TestServerScriptedFailuresMapToKinds(t *testing.T) {
 	f.FailNext(1, 200, 5006, "bad input")
 	req := imagegen.Request{Prompt: "x", Model: "sdxl-lightning"}
 	for _, want := range []imagegen.ErrorKind{imagegen.KindCapacity, imagegen.KindQuotaExceeded, imagegen.KindUpstream, imagegen.KindInvalidInput} {
-		_, err := c.Generate(context.Background(), req)
+		_, err := c.Generate(context.Background(), req, imagegen.Inputs{})
 		if got := imagegen.KindOf(err); got != want {
 			t.Fatalf("kind %q (err %v), want %s", got, err, want)
 		}
 	}
-	if _, err := c.Generate(context.Background(), req); err != nil {
+	if _, err := c.Generate(context.Background(), req, imagegen.Inputs{}); err != nil {
 		t.Fatalf("after the script ran out: %v", err)
 	}
 	if f.Calls() != 5 || f.CallsFor("sdxl-lightning") != 5 {
@@ -154,12 +154,12 @@ func TestServerFailFuncSeesModelAndCallNumber(t *testing.T) {
 		return nil
 	})
 	for i, want := range []imagegen.ErrorKind{imagegen.KindUpstream, imagegen.KindUpstream, ""} {
-		_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"})
+		_, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"}, imagegen.Inputs{})
 		if got := imagegen.KindOf(err); got != want {
 			t.Fatalf("call %d: kind %q (err %v), want %q", i+1, got, err, want)
 		}
 	}
-	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "flux-schnell"}); err != nil {
+	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "flux-schnell"}, imagegen.Inputs{}); err != nil {
 		t.Fatalf("other model: %v", err)
 	}
 }
@@ -169,7 +169,7 @@ func TestServerDelayEndsWithTheCaller(t *testing.T) {
 	f.SetDelay(time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	_, err := c.Generate(ctx, imagegen.Request{Prompt: "x", Model: "flux-schnell"})
+	_, err := c.Generate(ctx, imagegen.Request{Prompt: "x", Model: "flux-schnell"}, imagegen.Inputs{})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the deadline", err)
 	}
@@ -189,7 +189,7 @@ func TestServerCountsConcurrentCalls(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"}); err != nil {
+			if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "x", Model: "sdxl-base"}, imagegen.Inputs{}); err != nil {
 				t.Errorf("Generate: %v", err)
 			}
 		})
@@ -209,11 +209,11 @@ func TestServerOnAnswerReportsEachSuccessfulAnswer(t *testing.T) {
 	answers := make(chan answer, 10)
 	f.SetOnAnswer(func(req Request, at time.Time) { answers <- answer{req, at} })
 	f.FailNext(1, 503, 0, "overloaded")
-	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "fails", Model: "sdxl-base"}); err == nil {
+	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "fails", Model: "sdxl-base"}, imagegen.Inputs{}); err == nil {
 		t.Fatal("scripted failure succeeded")
 	}
 	before := time.Now()
-	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "answered", Model: "flux-schnell"}); err != nil {
+	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "answered", Model: "flux-schnell"}, imagegen.Inputs{}); err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
 	// The hook runs once the answer is flushed, so it may still be running
@@ -227,7 +227,7 @@ func TestServerOnAnswerReportsEachSuccessfulAnswer(t *testing.T) {
 		t.Errorf("answer time %v is before the call started (%v)", a.at, before)
 	}
 	f.SetOnAnswer(nil)
-	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "unhooked", Model: "flux-schnell"}); err != nil {
+	if _, err := c.Generate(context.Background(), imagegen.Request{Prompt: "unhooked", Model: "flux-schnell"}, imagegen.Inputs{}); err != nil {
 		t.Fatalf("Generate after removing the hook: %v", err)
 	}
 	// The failed call must not have been reported.
@@ -260,7 +260,7 @@ func TestServerScriptsFailuresPerPrompt(t *testing.T) {
 		prompt string
 		want   imagegen.ErrorKind
 	}{{"steady", ""}, {"flaky", imagegen.KindUpstream}, {"steady", ""}, {"flaky", ""}} {
-		_, err := c.Generate(context.Background(), imagegen.Request{Prompt: tc.prompt, Model: "sdxl-base"})
+		_, err := c.Generate(context.Background(), imagegen.Request{Prompt: tc.prompt, Model: "sdxl-base"}, imagegen.Inputs{})
 		if got := imagegen.KindOf(err); got != tc.want {
 			t.Fatalf("call %d (%s): kind %q (err %v), want %q", i+1, tc.prompt, got, err, tc.want)
 		}
@@ -297,12 +297,12 @@ func TestServerRawAnswersExpressFaultsBeyondTheEnvelope(t *testing.T) {
 		{"html", `unexpected content type "text/html"`},
 		{"truncated", "unusable answer"},
 	} {
-		_, err := c.Generate(context.Background(), imagegen.Request{Prompt: tc.prompt, Model: "sdxl-lightning"})
+		_, err := c.Generate(context.Background(), imagegen.Request{Prompt: tc.prompt, Model: "sdxl-lightning"}, imagegen.Inputs{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err %v, want it to say %q", tc.prompt, err, tc.want)
 		}
 	}
-	img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "fine", Model: "sdxl-lightning"})
+	img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "fine", Model: "sdxl-lightning"}, imagegen.Inputs{})
 	if err != nil || !bytes.Equal(img.Data, png) {
 		t.Fatalf("unscripted call: err %v, same bytes as Image: %v", err, bytes.Equal(img.Data, png))
 	}
@@ -322,12 +322,12 @@ func TestServerStallHoldsTheAnswerHalfway(t *testing.T) {
 	// Past the caller's deadline: the client gets half a body, then gives up.
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err := c.Generate(ctx, imagegen.Request{Prompt: "slow", Model: "sdxl-base"})
+	_, err := c.Generate(ctx, imagegen.Request{Prompt: "slow", Model: "sdxl-base"}, imagegen.Inputs{})
 	if imagegen.KindOf(err) != imagegen.KindTimeout {
 		t.Fatalf("stalled past the deadline: kind %q (err %v), want timeout", imagegen.KindOf(err), err)
 	}
 	// A short stall still delivers the whole image.
-	img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "slow", Model: "sdxl-base"})
+	img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "slow", Model: "sdxl-base"}, imagegen.Inputs{})
 	if err != nil || !bytes.Equal(img.Data, png) {
 		t.Fatalf("short stall: err %v, whole image: %v", err, bytes.Equal(img.Data, png))
 	}
