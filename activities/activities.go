@@ -46,6 +46,9 @@ type Activities struct {
 	Observer Observer
 	// Decodes bounds the images decoded at once (thumbnails); nil: no bound.
 	Decodes DecodeLimit
+	// Fetcher downloads input images named by http(s) URLs. Nil: URL inputs
+	// are refused as a misconfiguration (no fetcher configured).
+	Fetcher Fetcher
 }
 
 // GenerateInput names the job and what to generate.

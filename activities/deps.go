@@ -22,6 +22,17 @@ type Store interface {
 	URL(ctx context.Context, key string) (string, error)
 }
 
+// Fetcher downloads an input image named by an http(s) URL (imagefetch.Fetcher
+// in production). It must refuse destinations an operator has not allowed
+// (private, loopback, link-local addresses), bound size and time, and return
+// the body with its sniffed content type (never the server's header). Errors
+// are *imagegen.Error: KindInvalidInput for refusals (address, scheme, too
+// big, not an image, 4xx), KindUpstream or KindTimeout for retryable trouble.
+// Messages name at most the URL's host, never its query string.
+type Fetcher interface {
+	Fetch(ctx context.Context, rawURL string) (data []byte, contentType string, err error)
+}
+
 // Observer is told about provider and storage calls (metrics.Metrics in
 // production). Nil means nobody listens.
 type Observer interface {
