@@ -44,6 +44,13 @@ type Job struct {
 	Result    *workflows.Result `json:"result,omitempty"`
 	// UIURL links to the job in the Temporal Web UI when its address is known.
 	UIURL string `json:"temporal_ui_url,omitempty"`
+	// Inputs and Mask are the job's reference images as they may be shown
+	// (imagegen.ShowRef: job refs as given, URLs without query or user info,
+	// never bytes); Strength is its image-to-image strength. All empty for a
+	// plain text-to-image job.
+	Inputs   []string `json:"inputs,omitempty"`
+	Mask     string   `json:"mask,omitempty"`
+	Strength *float64 `json:"strength,omitempty"`
 }
 
 // Errors the callers tell apart.
@@ -494,6 +501,11 @@ func (c *Client) fromInfo(info *workflowpb.WorkflowExecutionInfo) Job {
 		ErrorKind: rec.ErrorKind,
 		CreatedAt: createdAt(c, info),
 		UpdatedAt: rec.UpdatedAt,
+		Inputs:    imagegen.ShowRefs(rec.Request.Inputs),
+		Strength:  rec.Request.Strength,
+	}
+	if rec.Request.Mask != "" {
+		job.Mask = imagegen.ShowRef(rec.Request.Mask)
 	}
 	job.Result = trustedResult(job.ID, rec.Result)
 	if job.Result != nil {

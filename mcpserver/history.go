@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/history"
 	"github.com/imagegen/imagegen/jobs"
 	"github.com/imagegen/imagegen/workflows"
@@ -91,6 +92,10 @@ func historyView(entries []history.Entry) JobView {
 		ImageURL: safeURL(first.URL), ContentType: first.ContentType, SizeBytes: first.SizeBytes,
 		Width: first.Width, Height: first.Height, Provider: first.Provider, Placeholder: first.Placeholder,
 		CreatedAt: formatTime(first.CreatedAt), UpdatedAt: formatTime(done), Note: pastRetention,
+		InputImages: imagegen.ShowRefs(first.Request.Inputs), Strength: first.Request.Strength,
+	}
+	if first.Request.Mask != "" {
+		v.Mask = imagegen.ShowRef(first.Request.Mask)
 	}
 	if len(entries) > 1 {
 		for _, e := range entries {

@@ -35,7 +35,8 @@ func jobIDOption() mcp.ToolOption {
 func (s *Server) getJobStatusTool() server.ServerTool {
 	tool := mcp.NewTool("get_job_status",
 		mcp.WithDescription("Check an image job: status (pending, processing, completed, failed, canceled), prompt, model, "+
-			"image_url once completed, error once failed, timestamps and a Temporal Web UI link. "+
+			"image_url once completed, error once failed, timestamps and a Temporal Web UI link; for an edit, the input_images, mask "+
+			"and strength it worked from (images://JOB references to earlier jobs, URLs without their query strings). "+
 			"To wait for a job, prefer wait_for_completion over calling this repeatedly."),
 		mcp.WithTitleAnnotation("Get job status"),
 		mcp.WithReadOnlyHintAnnotation(true),

@@ -34,6 +34,11 @@ type JobView struct {
 	// Note says the job is past Temporal's retention (described from its
 	// image record).
 	Note string `json:"note,omitempty" jsonschema:"Set when the job is past the Temporal retention period and is described from its image record"`
+	// InputImages, Mask and Strength are what an edit or image-to-image job
+	// worked from, as the generate call named them (never image bytes).
+	InputImages []string `json:"input_images,omitempty" jsonschema:"The reference images the job edited or started from: images://JOB[/INDEX] of an earlier job, an http(s) URL shown without its query string or user info, or inline:sha256-HEX for an inline image"`
+	Mask        string   `json:"mask,omitempty" jsonschema:"The inpainting mask, a reference of the same forms as input_images"`
+	Strength    *float64 `json:"strength,omitempty" jsonschema:"How far image-to-image moved away from the input (0 to 1)"`
 }
 
 // ImageView is one image of a multi-image job.
@@ -50,6 +55,7 @@ func viewOf(j jobs.Job) JobView {
 		JobID: j.ID, Status: string(j.Status), Stage: j.Stage, Prompt: j.Prompt, Model: j.Model,
 		ImageURL: j.ImageURL, Error: j.Error,
 		CreatedAt: formatTime(j.CreatedAt), UpdatedAt: formatTime(j.UpdatedAt), TemporalUIURL: j.UIURL,
+		InputImages: j.Inputs, Mask: j.Mask, Strength: j.Strength,
 	}
 	if r := j.Result; r != nil {
 		v.ContentType, v.SizeBytes, v.Width, v.Height = r.ContentType, r.SizeBytes, r.Width, r.Height

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -203,6 +204,17 @@ func (p printer) job(j jobs.Job) error {
 	row("created", j.CreatedAt.Local().Format(time.DateTime))
 	row("updated", j.UpdatedAt.Local().Format(time.DateTime))
 	row("image", j.ImageURL)
+	for i, in := range j.Inputs {
+		k := "inputs"
+		if i > 0 {
+			k = ""
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", k, termSafe(in))
+	}
+	row("mask", j.Mask)
+	if j.Strength != nil {
+		row("strength", strconv.FormatFloat(*j.Strength, 'g', -1, 64))
+	}
 	if r := j.Result; r != nil {
 		row("image type", fmt.Sprintf("%s, %d bytes, %dx%d", r.ContentType, r.SizeBytes, r.Width, r.Height))
 		row("provider", fmt.Sprintf("%s, %d ms", r.Provider, r.ProviderMillis))

@@ -17,6 +17,7 @@ func TestJobsOutputEscapesTerminalControls(t *testing.T) {
 	j := jobs.Job{
 		ID: "3f2c9a1e-8b7d-4c6e-9f01-23456789abcd", Status: workflows.StatusFailed, Model: "flux\x1b[31m",
 		Prompt: hostile, Error: hostile, ImageURL: "https://x.example/\x1b[2J", Stage: hostile,
+		Inputs: []string{"images://" + hostile, hostile}, Mask: hostile,
 	}
 	for name, print := range map[string]func(printer) error{
 		"list":    func(p printer) error { return p.jobs([]jobs.Job{j}) },
