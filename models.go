@@ -56,19 +56,28 @@ var models = []Model{
 		TypicalSeconds: [2]int{7, 10}, Output: "JPEG (JSON, base64)", Timeout: 60 * time.Second,
 		MaxSteps: 8, DefaultSteps: 4,
 	},
+	// Both SDXL schemas (Cloudflare's model pages, checked 2026-12) take one
+	// input image for img2img (image_b64, or image as byte values), an
+	// inpainting mask (mask, byte values) and strength ("a value between 0
+	// and 1", default 1: the most change). They give no input size; 1024,
+	// SDXL's native side, is our choice: it keeps the JSON body small.
 	{
 		Name: "sdxl-lightning", Provider: "workersai", ProviderModel: "@cf/bytedance/stable-diffusion-xl-lightning",
-		Description:    "SDXL Lightning: fast Stable Diffusion XL; supports size, negative prompt, guidance and seed.",
+		Description: "SDXL Lightning: fast Stable Diffusion XL; supports size, negative prompt, guidance and seed, " +
+			"image-to-image from one input image with strength (0-1, default 1: the most change) and inpainting with a mask.",
 		TypicalSeconds: [2]int{15, 20}, Output: "PNG (raw bytes)", Timeout: 90 * time.Second,
 		MaxSteps: 20, SupportsSize: true, SupportsNeg: true, SupportsSeed: true, SupportsGuide: true,
 		MinSide: 256, MaxSide: 2048, MaxGuidance: 30,
+		MaxInputs: 1, InputSide: 1024, SupportsMask: true, SupportsStrength: true,
 	},
 	{
 		Name: "sdxl-base", Provider: "workersai", ProviderModel: "@cf/stabilityai/stable-diffusion-xl-base-1.0",
-		Description:    "Stable Diffusion XL Base 1.0: slowest, most detailed; supports size, negative prompt, guidance and seed.",
+		Description: "Stable Diffusion XL Base 1.0: slowest, most detailed; supports size, negative prompt, guidance and seed, " +
+			"image-to-image from one input image with strength (0-1, default 1: the most change) and inpainting with a mask.",
 		TypicalSeconds: [2]int{30, 45}, Output: "PNG (raw bytes)", Timeout: 150 * time.Second,
 		MaxSteps: 20, SupportsSize: true, SupportsNeg: true, SupportsSeed: true, SupportsGuide: true,
 		MinSide: 256, MaxSide: 2048, MaxGuidance: 30,
+		MaxInputs: 1, InputSide: 1024, SupportsMask: true, SupportsStrength: true,
 	},
 	// The Leonardo models' limits are their Workers AI input schemas. The
 	// schemas allow sides down to 0; 256 is our floor, as for SDXL, since
@@ -89,6 +98,58 @@ var models = []Model{
 		TypicalSeconds: [2]int{10, 40}, Output: "JPEG or PNG (JSON, base64)", Timeout: 120 * time.Second,
 		MaxSteps: 40, SupportsSize: true, SupportsSeed: true, SupportsGuide: true,
 		MinSide: 256, MaxSide: 2500, MaxGuidance: 10,
+	},
+	// The FLUX.2 models unify generation and editing: each takes up to four
+	// reference images (input_image_0 ... input_image_3, binary parts of a
+	// multipart/form-data body, which they need even for a bare prompt) and
+	// answers a JSON envelope with a base64 image. Figures from Cloudflare's
+	// model pages and launch changelogs (flux-2-dev 2025-11-25, klein 4B
+	// 2026-01-15, klein 9B 2026-01-28; checked 2026-12):
+	//   - width/height 256-1920 (default 1024x768), guidance, seed: all three;
+	//   - steps: dev only; klein is distilled to a fixed 4 steps and has no
+	//     steps field;
+	//   - up to 4 input images, "all input images must be smaller than
+	//     512x512" (dev's page: "512x512 per input image"), hence InputSide 512.
+	// Where the pages are silent we chose conservatively and say so:
+	//   - guidance range: not documented; 1-10 (the range Replicate lists
+	//     for BFL's FLUX.2 [klein] models; BFL's reference defaults are 4 for
+	//     dev and 1 for klein, both inside it);
+	//   - dev's most steps: not documented; 50, a cap we chose (each step is
+	//     paid for). Its default is not documented either, and it is
+	//     priced per step, so the client always sends steps, 25 (the value in
+	//     Cloudflare's examples) unless the request says otherwise: the price
+	//     of a call is then known before it is made;
+	//   - timings: Cloudflare publishes none ("dev is expected to be slower
+	//     than the other image models", klein is "ultra-fast"); these are
+	//     cautious guesses, and the timeouts leave room for four inputs;
+	//   - output type: "Generated image as Base64 string", type not given;
+	//     the client names it by its bytes.
+	{
+		Name: "flux-2-dev", Provider: "workersai", ProviderModel: "@cf/black-forest-labs/flux-2-dev",
+		Description: "FLUX.2 [dev]: highest fidelity, slowest; generates or edits from up to 4 reference images " +
+			"(input_images); supports size up to 1920, steps, guidance (1-10) and seed. Timing is an estimate (not documented).",
+		TypicalSeconds: [2]int{20, 60}, Output: "JPEG or PNG (JSON, base64)", Timeout: 180 * time.Second,
+		MaxSteps: 50, DefaultSteps: 25, SupportsSize: true, SupportsSeed: true, SupportsGuide: true,
+		MinSide: 256, MaxSide: 1920, MinGuidance: 1, MaxGuidance: 10,
+		MaxInputs: 4, InputSide: 512,
+	},
+	{
+		Name: "flux-2-klein-4b", Provider: "workersai", ProviderModel: "@cf/black-forest-labs/flux-2-klein-4b",
+		Description: "FLUX.2 [klein] 4B: very fast (fixed 4 steps, no steps parameter); generates or edits from up to 4 " +
+			"reference images (input_images); supports size up to 1920, guidance (1-10) and seed. Timing is an estimate (not documented).",
+		TypicalSeconds: [2]int{3, 10}, Output: "JPEG or PNG (JSON, base64)", Timeout: 60 * time.Second,
+		SupportsSize: true, SupportsSeed: true, SupportsGuide: true,
+		MinSide: 256, MaxSide: 1920, MinGuidance: 1, MaxGuidance: 10,
+		MaxInputs: 4, InputSide: 512,
+	},
+	{
+		Name: "flux-2-klein-9b", Provider: "workersai", ProviderModel: "@cf/black-forest-labs/flux-2-klein-9b",
+		Description: "FLUX.2 [klein] 9B: fast, better than klein 4B (fixed 4 steps, no steps parameter); generates or edits " +
+			"from up to 4 reference images (input_images); supports size up to 1920, guidance (1-10) and seed. Timing is an estimate (not documented).",
+		TypicalSeconds: [2]int{4, 15}, Output: "JPEG or PNG (JSON, base64)", Timeout: 90 * time.Second,
+		SupportsSize: true, SupportsSeed: true, SupportsGuide: true,
+		MinSide: 256, MaxSide: 1920, MinGuidance: 1, MaxGuidance: 10,
+		MaxInputs: 4, InputSide: 512,
 	},
 	// One row for the OpenAI-compatible images API, whichever model serves
 	// it: OpenAI retires image models within months (DALL-E 2 and 3, then
@@ -163,7 +224,7 @@ func (m Model) validateParams(r Request) error {
 			return invalid(fmt.Sprintf("model %s takes no guidance: leave it out or use %s",
 				m.Name, modelsThat(func(m Model) bool { return m.SupportsGuide })))
 		}
-		if *r.Guidance < m.MinGuidance || *r.Guidance > m.MaxGuidance {
+		if !(*r.Guidance >= m.MinGuidance && *r.Guidance <= m.MaxGuidance) { // NaN too
 			return invalid(fmt.Sprintf("guidance %g is out of range for %s: use %g to %g", *r.Guidance, m.Name, m.MinGuidance, m.MaxGuidance))
 		}
 	}
@@ -174,13 +235,29 @@ func (m Model) validateParams(r Request) error {
 		}
 		return invalid(fmt.Sprintf("model %s takes at most %d input images, not %d", m.Name, m.MaxInputs, len(r.Inputs)))
 	}
-	if r.Mask != "" && !m.SupportsMask {
-		return invalid(fmt.Sprintf("model %s takes no mask: leave it out or use %s",
-			m.Name, modelsThat(func(m Model) bool { return m.SupportsMask })))
+	for i, ref := range r.Inputs {
+		if strings.TrimSpace(ref) == "" {
+			return invalid(fmt.Sprintf("input image %d is empty: give an images://JOB reference, an https URL or an inline image", i))
+		}
 	}
-	if r.Strength != nil && !m.SupportsStrength {
-		return invalid(fmt.Sprintf("model %s takes no strength: leave it out or use %s",
-			m.Name, modelsThat(func(m Model) bool { return m.SupportsStrength })))
+	if r.Mask != "" && !m.SupportsMask {
+		return invalid(fmt.Sprintf("model %s takes no mask: leave it out%s",
+			m.Name, orUse(modelsThat(func(m Model) bool { return m.SupportsMask }))))
+	}
+	if r.Mask != "" && len(r.Inputs) == 0 {
+		return invalid(fmt.Sprintf("a mask says where to repaint an input image, and no input image was given: add one to input_images or leave the mask out (%s)", m.Name))
+	}
+	if r.Strength != nil {
+		if !m.SupportsStrength {
+			return invalid(fmt.Sprintf("model %s takes no strength: leave it out%s",
+				m.Name, orUse(modelsThat(func(m Model) bool { return m.SupportsStrength }))))
+		}
+		if !(*r.Strength >= 0 && *r.Strength <= 1) { // NaN too
+			return invalid(fmt.Sprintf("strength %g is out of range for %s: use 0 (keep the input image) to 1 (ignore it)", *r.Strength, m.Name))
+		}
+		if len(r.Inputs) == 0 {
+			return invalid(fmt.Sprintf("strength says how far to move away from an input image, and no input image was given: add one to input_images or leave strength out (%s)", m.Name))
+		}
 	}
 	if r.Seed != nil {
 		if !m.SupportsSeed {

@@ -2,6 +2,7 @@ package imagegen
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -46,6 +47,12 @@ func TestModelsTableRowsAreConsistent(t *testing.T) {
 		if m.DefaultSteps > m.MaxSteps {
 			t.Errorf("%s: default steps %d above the maximum %d", m.Name, m.DefaultSteps, m.MaxSteps)
 		}
+		if m.MaxInputs < 0 || m.MaxInputs > 4 || (m.MaxInputs > 0) != (m.InputSide > 0) {
+			t.Errorf("%s: MaxInputs %d with InputSide %d: a model taking inputs says their size, and no API takes more than 4", m.Name, m.MaxInputs, m.InputSide)
+		}
+		if (m.SupportsMask || m.SupportsStrength) && m.MaxInputs == 0 {
+			t.Errorf("%s: a mask or strength without input images means nothing", m.Name)
+		}
 	}
 }
 
@@ -66,9 +73,31 @@ func TestValidateEnforcesEachModelsLimits(t *testing.T) {
 		{"flux takes no negative prompt", Request{Model: "flux-schnell", NegativePrompt: "blur"}, []string{"no negative_prompt", "leonardo-phoenix"}},
 		{"flux takes no guidance", Request{Model: "flux-schnell", Guidance: f(3)}, []string{"no guidance"}},
 		{"flux takes no seed", Request{Model: "flux-schnell", Seed: i(1)}, []string{"no seed"}},
-		{"flux takes no input images", Request{Model: "flux-schnell", Inputs: []string{"images://job-1"}}, []string{"flux-schnell takes no input images"}},
-		{"flux takes no mask", Request{Model: "flux-schnell", Mask: "images://job-1"}, []string{"flux-schnell takes no mask"}},
-		{"flux takes no strength", Request{Model: "flux-schnell", Strength: f(0.5)}, []string{"flux-schnell takes no strength"}},
+		{"flux takes no input images", Request{Model: "flux-schnell", Inputs: []string{"images://job-1"}},
+			[]string{"flux-schnell takes no input images", "flux-2-dev"}},
+		{"flux takes no mask", Request{Model: "flux-schnell", Mask: "images://job-1"}, []string{"flux-schnell takes no mask", "sdxl-base"}},
+		{"flux takes no strength", Request{Model: "flux-schnell", Strength: f(0.5)}, []string{"flux-schnell takes no strength", "sdxl-lightning"}},
+
+		// flux-2-dev: 256-1920 sides, steps up to 50, guidance 1-10, seed, up to 4 inputs, no mask or strength.
+		{"flux-2-dev with every parameter and four inputs", Request{Model: "flux-2-dev", Width: 1920, Height: 256, Steps: 50,
+			Guidance: f(10), Seed: i(0), Inputs: []string{"images://a", "images://b/1", "https://example.com/c.png", "inline:sha256-00"}}, nil},
+		{"flux-2-dev side too large", Request{Model: "flux-2-dev", Width: 1921}, []string{"width 1921", "256 to 1920"}},
+		{"flux-2-dev too many steps", Request{Model: "flux-2-dev", Steps: 51}, []string{"steps 51", "1 to 50"}},
+		{"flux-2-dev guidance under its minimum", Request{Model: "flux-2-dev", Guidance: f(0.5)}, []string{"guidance 0.5", "1 to 10"}},
+		{"flux-2-dev five inputs", Request{Model: "flux-2-dev", Inputs: []string{"images://a", "images://b", "images://c", "images://d", "images://e"}},
+			[]string{"flux-2-dev takes at most 4 input images, not 5"}},
+		{"flux-2-dev takes no mask", Request{Model: "flux-2-dev", Inputs: []string{"images://a"}, Mask: "images://m"}, []string{"flux-2-dev takes no mask"}},
+		{"flux-2-dev takes no strength", Request{Model: "flux-2-dev", Inputs: []string{"images://a"}, Strength: f(0.5)}, []string{"flux-2-dev takes no strength"}},
+		{"flux-2-dev takes no negative prompt", Request{Model: "flux-2-dev", NegativePrompt: "blur"}, []string{"flux-2-dev takes no negative_prompt"}},
+		// flux-2-klein-4b and -9b: as dev, but a fixed 4 steps and no steps parameter.
+		{"flux-2-klein-4b with size, guidance, seed and inputs", Request{Model: "flux-2-klein-4b", Width: 1024, Height: 768,
+			Guidance: f(1), Seed: i(3), Inputs: []string{"images://a", "images://b"}}, nil},
+		{"flux-2-klein-4b takes no steps", Request{Model: "flux-2-klein-4b", Steps: 4}, []string{"flux-2-klein-4b takes no steps"}},
+		{"flux-2-klein-4b side too small", Request{Model: "flux-2-klein-4b", Height: 255}, []string{"height 255", "256 to 1920"}},
+		{"flux-2-klein-9b four inputs", Request{Model: "flux-2-klein-9b", Inputs: []string{"images://a", "images://b", "images://c", "images://d"}}, nil},
+		{"flux-2-klein-9b takes no steps", Request{Model: "flux-2-klein-9b", Steps: 1}, []string{"flux-2-klein-9b takes no steps"}},
+		{"flux-2-klein-9b guidance over its maximum", Request{Model: "flux-2-klein-9b", Guidance: f(10.5)}, []string{"guidance 10.5", "1 to 10"}},
+		{"flux-2-klein-9b empty input reference", Request{Model: "flux-2-klein-9b", Inputs: []string{"images://a", ""}}, []string{"input image 1 is empty"}},
 
 		// sdxl-lightning and sdxl-base: 256-2048 sides, 20 steps, guidance 0-30.
 		{"sdxl-lightning with every parameter at its limit", Request{Model: "sdxl-lightning", Width: 2048, Height: 256, Steps: 20,
@@ -81,6 +110,20 @@ func TestValidateEnforcesEachModelsLimits(t *testing.T) {
 		{"sdxl-base takes one side alone", Request{Model: "sdxl-base", Width: 768}, nil},
 		{"sdxl-base smallest size", Request{Model: "sdxl-base", Width: 256, Height: 256}, nil},
 		{"sdxl-base negative guidance", Request{Model: "sdxl-base", Guidance: f(-1)}, []string{"guidance -1", "0 to 30"}},
+		{"sdxl-base NaN guidance", Request{Model: "sdxl-base", Guidance: f(math.NaN())}, []string{"guidance NaN", "0 to 30"}},
+		// SDXL image-to-image and inpainting: one input, a mask, strength 0-1.
+		{"sdxl-lightning image-to-image at both strength limits", Request{Model: "sdxl-lightning", Inputs: []string{"images://job-1"}, Strength: f(0)}, nil},
+		{"sdxl-base image-to-image at strength 1", Request{Model: "sdxl-base", Inputs: []string{"https://example.com/a.png"}, Strength: f(1)}, nil},
+		{"sdxl-base inpainting", Request{Model: "sdxl-base", Inputs: []string{"images://job-1"}, Mask: "images://job-2", Strength: f(0.6)}, nil},
+		{"sdxl-base takes one input image", Request{Model: "sdxl-base", Inputs: []string{"images://a", "images://b"}},
+			[]string{"sdxl-base takes at most 1 input images, not 2"}},
+		{"sdxl-base strength above 1", Request{Model: "sdxl-base", Inputs: []string{"images://a"}, Strength: f(1.01)},
+			[]string{"strength 1.01", "0 (keep the input image) to 1"}},
+		{"sdxl-lightning negative strength", Request{Model: "sdxl-lightning", Inputs: []string{"images://a"}, Strength: f(-0.1)}, []string{"strength -0.1"}},
+		{"sdxl-lightning NaN strength", Request{Model: "sdxl-lightning", Inputs: []string{"images://a"}, Strength: f(math.NaN())}, []string{"strength NaN"}},
+		{"sdxl-base strength without an input image", Request{Model: "sdxl-base", Strength: f(0.5)}, []string{"no input image was given", "input_images"}},
+		{"sdxl-base mask without an input image", Request{Model: "sdxl-base", Mask: "images://job-2"}, []string{"mask", "no input image was given"}},
+		{"sdxl-base empty input reference", Request{Model: "sdxl-base", Inputs: []string{" "}}, []string{"input image 0 is empty"}},
 
 		// leonardo-phoenix: 256-2048 sides, 50 steps, guidance 2-10, negative prompt.
 		{"phoenix with every parameter", Request{Model: "leonardo-phoenix", Width: 2048, Height: 1024, Steps: 50,

@@ -83,7 +83,8 @@ func New(cfg Config) (*Client, error) {
 	}}, nil
 }
 
-// Generate runs one text-to-image request. The context's deadline bounds the
+// Generate runs one request: text-to-image, or image-to-image and editing
+// from the input images (in the order of req.Inputs) for models that take them. The context's deadline bounds the
 // whole call, body included; without one, the model's Timeout applies. A
 // request naming no model gets imagegen.DefaultModel, as everywhere else.
 func (c *Client) Generate(ctx context.Context, req imagegen.Request, inputs imagegen.Inputs) (imagegen.Image, error) {
@@ -101,7 +102,7 @@ func (c *Client) Generate(ctx context.Context, req imagegen.Request, inputs imag
 		return imagegen.Image{}, &imagegen.Error{Kind: imagegen.KindUnknownModel,
 			Message: fmt.Sprintf("model %s (%s) is not served by the Workers AI client", m.Name, m.ProviderModel)}
 	}
-	contentType, payload, err := wire.encode(m, req)
+	contentType, payload, err := wire.encode(m, req, inputs)
 	if err != nil {
 		return imagegen.Image{}, err
 	}

@@ -22,7 +22,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/workersai"
@@ -91,9 +90,41 @@ type Failure struct {
 type Request struct {
 	// Model is the public model name (e.g. "flux-schnell").
 	Model string
-	// Body is the decoded JSON body, numbers as json.Number.
+	// Header is the request's headers as they arrived.
+	Header http.Header
+	// ContentType is the body's media type without parameters
+	// ("application/json" or "multipart/form-data").
+	ContentType string
+	// Body is the decoded body: for JSON the object, numbers as
+	// json.Number; for multipart form data the text fields, the prompt as a
+	// string and numbers as json.Number (binary parts are in Parts only).
 	Body map[string]any
+	// Parts are the parts of a multipart body in the order they came, text
+	// fields and images alike; nil for a JSON body.
+	Parts []Part
 }
+
+// Part is one part of a multipart/form-data body as it reached the fake.
+type Part struct {
+	Name        string // the form field name, e.g. "prompt", "input_image_0"
+	FileName    string // "" for a text field
+	ContentType string // the part's Content-Type header; "" if it had none
+	Data        []byte
+}
+
+// Part returns the first part with this name, and whether there is one.
+func (r Request) Part(name string) (Part, bool) {
+	for _, p := range r.Parts {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Part{}, false
+}
+
+// maxBody caps a request body: four 512x512 input images as PNG fit with
+// room to spare; Cloudflare documents no limit.
+const maxBody = 32 << 20
 
 // imageSide is the side of the images the fake returns: small, so that
 // tests stay fast, yet real enough to decode.
@@ -246,7 +277,7 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	// Read the body before waiting: net/http only notices a client hanging
 	// up (and cancels r.Context()) once the request body has been consumed.
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, 5006, "AiError: Bad input: the request body could not be read")
 		return
@@ -254,10 +285,8 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	// Only the prompt is needed here; the schema check comes later, so that
 	// scripted failures win over it as they do over everything else.
-	var probe struct {
-		Prompt string `json:"prompt"`
-	}
-	_ = json.Unmarshal(raw, &probe)
+	in := decodeBody(r.Header.Get("Content-Type"), raw)
+	probe := struct{ Prompt string }{Prompt: in.prompt()}
 
 	f.mu.Lock()
 	f.total++
@@ -298,12 +327,12 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, 5007, "No such model "+providerModel+" or task")
 		return
 	}
-	body, problem := checkBody(raw, m, wire)
+	body, problem := checkBody(in, m, wire)
 	if problem != "" {
 		writeError(w, http.StatusBadRequest, 5006, "AiError: Bad input: "+problem)
 		return
 	}
-	req := Request{Model: m.Name, Body: body}
+	req := Request{Model: m.Name, Header: r.Header.Clone(), ContentType: in.mediaType, Body: body, Parts: in.parts}
 	f.mu.Lock()
 	f.requests = append(f.requests, req)
 	onAnswer := f.onAnswer
@@ -355,72 +384,6 @@ func served(providerModel string) (imagegen.Model, workersai.Wire, bool) {
 		}
 	}
 	return imagegen.Model{}, workersai.Wire{}, false
-}
-
-// checkBody applies the model's input schema as Workers AI does and returns
-// the decoded body, or a message naming the offending property. The
-// schema's properties are the wire mapping's; their bounds are the model
-// row's (the row is no looser than the schema anywhere: where they differ,
-// as for the Leonardo models' smallest side, the row is stricter, and the
-// client never sends what the row refuses).
-func checkBody(raw []byte, m imagegen.Model, wire workersai.Wire) (map[string]any, string) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var body map[string]any
-	if err := dec.Decode(&body); err != nil {
-		return nil, "the body is not a JSON object: " + err.Error()
-	}
-	prompt, ok := body["prompt"].(string)
-	if !ok {
-		return nil, "required properties at '/' are 'prompt'"
-	}
-	if n := utf8.RuneCountInString(prompt); n < 1 || n > imagegen.MaxPromptLength {
-		return nil, fmt.Sprintf("'/prompt' must NOT have fewer than 1 or more than %d characters", imagegen.MaxPromptLength)
-	}
-	type rule struct {
-		kind     string // "int", "number", "string"
-		min, max float64
-	}
-	rules := map[string]rule{"prompt": {kind: "string"}}
-	add := func(field string, rl rule) {
-		if field != "" {
-			rules[field] = rl
-		}
-	}
-	add(wire.Steps, rule{"int", 1, float64(m.MaxSteps)})
-	add(wire.NegativePrompt, rule{kind: "string"})
-	add(wire.Width, rule{"int", float64(m.MinSide), float64(m.MaxSide)})
-	add(wire.Height, rule{"int", float64(m.MinSide), float64(m.MaxSide)})
-	add(wire.Guidance, rule{"number", m.MinGuidance, m.MaxGuidance})
-	add(wire.Seed, rule{kind: "int", max: 1 << 62})
-	for field, v := range body {
-		rl, known := rules[field]
-		if !known {
-			if wire.Strict {
-				return nil, fmt.Sprintf("must NOT have additional properties: '%s'", field)
-			}
-			continue
-		}
-		switch rl.kind {
-		case "string":
-			if _, ok := v.(string); !ok {
-				return nil, fmt.Sprintf("'/%s' must be string", field)
-			}
-		case "int", "number":
-			n, ok := v.(json.Number)
-			if !ok {
-				return nil, fmt.Sprintf("'/%s' must be %s", field, rl.kind)
-			}
-			x, err := n.Float64()
-			if err != nil || (rl.kind == "int" && strings.ContainsAny(n.String(), ".eE")) {
-				return nil, fmt.Sprintf("'/%s' must be integer", field)
-			}
-			if x < rl.min || x > rl.max {
-				return nil, fmt.Sprintf("'/%s' must be >= %g and <= %g", field, rl.min, rl.max)
-			}
-		}
-	}
-	return body, ""
 }
 
 func writeError(w http.ResponseWriter, status, code int, message string) {

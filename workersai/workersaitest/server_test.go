@@ -64,14 +64,25 @@ func TestServerAnswersEachModelInItsWireFormat(t *testing.T) {
 		}
 		served++
 		wire, _ := workersai.WireFor(m.ProviderModel)
-		img, err := c.Generate(context.Background(), imagegen.Request{Prompt: "a boat", Model: m.Name, Steps: 2}, imagegen.Inputs{})
+		req := imagegen.Request{Prompt: "a boat", Model: m.Name}
+		if m.MaxSteps > 0 {
+			req.Steps = 2
+		}
+		img, err := c.Generate(context.Background(), req, imagegen.Inputs{})
 		if err != nil {
 			t.Fatalf("%s: Generate: %v", m.Name, err)
 		}
 		if img.ContentType != wire.MediaType {
 			t.Errorf("%s: got %s, want %s", m.Name, img.ContentType, wire.MediaType)
 		}
-		status, ct, env := postRaw(t, f, f.APIToken, m.ProviderModel, `{"prompt":"a boat"}`)
+		var status int
+		var ct string
+		var env envelope
+		if wire.Multipart {
+			status, ct, env = postForm(t, f, m.ProviderModel, textPart("prompt", "a boat"))
+		} else {
+			status, ct, env = postRaw(t, f, f.APIToken, m.ProviderModel, `{"prompt":"a boat"}`)
+		}
 		wantCT := "application/json"
 		if !wire.JSONAnswer {
 			wantCT = wire.MediaType
