@@ -225,6 +225,11 @@ func (a *Activities) storeRecord(ctx context.Context, in StoreInput, thumbKey st
 	if err := a.ImageStore.Put(ctx, key, b, history.ContentType); err != nil {
 		return "", fmt.Errorf("upload record %s: %w", key, err)
 	}
+	// An edit links each job it took an image from back to itself, so the
+	// source's page can list its edits without reading every record.
+	if err := history.WriteLinks(ctx, a.ImageStore, rec); err != nil {
+		return "", err
+	}
 	return key, nil
 }
 

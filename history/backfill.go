@@ -53,6 +53,9 @@ func Backfill(ctx context.Context, s Writer, candidates []Record, dryRun bool) (
 			if err := s.Put(ctx, key, b, ContentType); err != nil {
 				return st, fmt.Errorf("write record %s: %w", key, err)
 			}
+			if err := WriteLinks(ctx, s, r); err != nil {
+				return st, err
+			}
 		}
 		st.Written++
 	}

@@ -36,7 +36,10 @@ const maxMillis = 9_999_999_999_999
 type Record struct {
 	JobID string `json:"job_id"`
 	Index int    `json:"index"`
-	// Request is the prompt, model and parameters the image was made with.
+	// Request is the prompt, model and parameters the image was made with;
+	// its Inputs and Mask are kept as imagegen.ShowRef shows them (job
+	// references as given, URLs without the query string or user info that
+	// may hold a token), never image bytes.
 	Request     imagegen.Request `json:"request"`
 	ContentType string           `json:"content_type"`
 	SizeBytes   int64            `json:"size_bytes"`
@@ -64,6 +67,10 @@ func Key(jobID string, index int, created time.Time) string {
 
 // Marshal encodes a record (compact, fields in a fixed order).
 func Marshal(r Record) ([]byte, error) {
+	r.Request.Inputs = imagegen.ShowRefs(r.Request.Inputs)
+	if r.Request.Mask != "" {
+		r.Request.Mask = imagegen.ShowRef(r.Request.Mask)
+	}
 	r.CreatedAt = r.CreatedAt.UTC()
 	r.GeneratedAt = r.GeneratedAt.UTC()
 	b, err := json.Marshal(r)

@@ -102,7 +102,9 @@ func runHistory(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 // recordsOf is the history record of each image of a completed job, as the
-// Store activity would have written it (the job's first start as its time).
+// Store activity would have written it (the job's first start as its time):
+// prompt, model and the input images, mask and strength of an edit (as the
+// job layer shows them), not the other parameters.
 func recordsOf(j jobs.Job) []history.Record {
 	r := j.Result
 	if r == nil {
@@ -119,7 +121,8 @@ func recordsOf(j jobs.Job) []history.Record {
 			continue
 		}
 		out = append(out, history.Record{
-			JobID: j.ID, Index: i, Request: imagegen.Request{Prompt: j.Prompt, Model: j.Model},
+			JobID: j.ID, Index: i,
+			Request:     imagegen.Request{Prompt: j.Prompt, Model: j.Model, Inputs: j.Inputs, Mask: j.Mask, Strength: j.Strength},
 			ContentType: img.ContentType, SizeBytes: img.SizeBytes, Width: img.Width, Height: img.Height,
 			Key: img.Key, ThumbnailKey: img.ThumbnailKey, Provider: img.Provider, Placeholder: img.Placeholder,
 			CreatedAt: j.CreatedAt,

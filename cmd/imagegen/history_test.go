@@ -16,7 +16,9 @@ import (
 	"github.com/imagegen/imagegen/history"
 	"github.com/imagegen/imagegen/internal/logging"
 	"github.com/imagegen/imagegen/internal/testkit"
+	"github.com/imagegen/imagegen/jobs"
 	"github.com/imagegen/imagegen/objectstore"
+	"github.com/imagegen/imagegen/workflows"
 )
 
 // Images stored before image records existed (simulated by removing the
@@ -109,5 +111,35 @@ func TestHistoryRebuildRecordsImagesStoredWithoutRecords(t *testing.T) {
 	}
 	if out := cli("rebuild"); !strings.Contains(out, "2 already recorded; wrote 0 record(s)") {
 		t.Errorf("second rebuild: %s", out)
+	}
+}
+
+// A rebuilt record of an edit keeps the inputs, mask and strength the job
+// layer shows, as the Store activity's record would.
+func TestHistoryRebuildCarriesTheInputsOfAnEdit(t *testing.T) {
+	strength := 0.5
+	edit := jobs.Job{ID: "3f2c9a1e-8b7d-4c6e-9f01-23456789abcd", Status: workflows.StatusCompleted, Prompt: "make it blue", Model: "sdxl-base",
+		Inputs: []string{"images://0578872d-1f7e-4c2a-9b0d-5e6f7a8b9c0d", "https://cdn.example.com/a.png?…"}, Mask: "inline:sha256-00", Strength: &strength,
+		Result: &workflows.Result{Key: "2026/12/01/3f2c9a1e-8b7d-4c6e-9f01-23456789abcd.png", ContentType: "image/png"}}
+	plain := edit
+	plain.Inputs, plain.Mask, plain.Strength = nil, "", nil
+	for name, tc := range map[string]struct {
+		job  jobs.Job
+		want imagegen.Request
+	}{
+		"an edit keeps its inputs":           {edit, imagegen.Request{Prompt: "make it blue", Model: "sdxl-base", Inputs: edit.Inputs, Mask: edit.Mask, Strength: &strength}},
+		"a text-to-image job gains no input": {plain, imagegen.Request{Prompt: "make it blue", Model: "sdxl-base"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			recs := recordsOf(tc.job)
+			if len(recs) != 1 {
+				t.Fatalf("records = %+v, want one", recs)
+			}
+			got := recs[0].Request
+			if !slices.Equal(got.Inputs, tc.want.Inputs) || (got.Inputs == nil) != (tc.want.Inputs == nil) || got.Mask != tc.want.Mask ||
+				(got.Strength == nil) != (tc.want.Strength == nil) || got.Prompt != tc.want.Prompt || got.Model != tc.want.Model {
+				t.Errorf("rebuilt request = %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }
