@@ -58,6 +58,13 @@ func New(opts Options) *Renderer {
 // Generate validates the request like a real provider would and renders the
 // placeholder: req.Width x req.Height, DefaultSide for a side left unset. A
 // request naming no model gets the default model, as everywhere else.
+//
+// For an edit (input images, for the models that take them) the
+// placeholder shows what it was given: the first input image scaled into
+// the middle, the others as thumbnails beside it, the mask's area tinted
+// red over the first, and a line saying how many inputs, mask and strength
+// it got. So an edit chain (generate, then edit that job's image) can be
+// tried offline, and each link visibly contains the one before.
 func (r *Renderer) Generate(ctx context.Context, req imagegen.Request, inputs imagegen.Inputs) (imagegen.Image, error) {
 	if err := ctx.Err(); err != nil {
 		return imagegen.Image{}, fmt.Errorf("preview: %w", err)
@@ -92,9 +99,15 @@ func (r *Renderer) Generate(ctx context.Context, req imagegen.Request, inputs im
 		h = DefaultSide
 	}
 
+	pictures, err := decodeInputs(req, inputs)
+	if err != nil {
+		return imagegen.Image{}, err
+	}
+
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	paintBackground(img, fingerprint(req))
-	drawCaptions(img, req.Model, req.Prompt)
+	free := drawCaptions(img, req.Model, inputsNote(req), req.Prompt)
+	drawInputs(img, free, pictures)
 
 	var buf bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.BestSpeed}
@@ -114,6 +127,15 @@ func fingerprint(req imagegen.Request) [32]byte {
 	}
 	if req.Guidance != nil {
 		fmt.Fprintf(&b, "|guidance=%g", *req.Guidance)
+	}
+	for _, in := range req.Inputs {
+		fmt.Fprintf(&b, "|input=%q", in)
+	}
+	if req.Mask != "" {
+		fmt.Fprintf(&b, "|mask=%q", req.Mask)
+	}
+	if req.Strength != nil {
+		fmt.Fprintf(&b, "|strength=%g", *req.Strength)
 	}
 	if req.Variant != 0 { // images of one multi-image job differ
 		fmt.Fprintf(&b, "|variant=%d", req.Variant)

@@ -25,9 +25,10 @@ func yellow() rgb { return rgb{255, 210, 0} }
 func white() rgb  { return rgb{255, 255, 255} }
 
 // drawCaptions puts the warning label in a black band at the top (as large as
-// the width allows) and again at the bottom, the model name under the top
-// band, and the wrapped prompt in a darkened box above the bottom band.
-func drawCaptions(img *image.RGBA, model, prompt string) {
+// the width allows) and again at the bottom, the model name (and the note,
+// if any) under the top band, and the wrapped prompt in a darkened box above
+// the bottom band. It returns the rectangle left free between them.
+func drawCaptions(img *image.RGBA, model, note, prompt string) image.Rectangle {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	big := min(max((w-2*pad)/(len(Label)*glyphW), 1), 4)
 	small := max(1, big/2)
@@ -36,10 +37,17 @@ func drawCaptions(img *image.RGBA, model, prompt string) {
 
 	// Top band: the label, then the model name.
 	top := glyphH*big + 2*pad
-	fillRect(img, image.Rect(0, 0, w, top+lineH+pad), black())
+	bandLines := 1
+	if note != "" {
+		bandLines = 2
+	}
+	fillRect(img, image.Rect(0, 0, w, top+bandLines*lineH+pad), black())
 	drawText(img, pad, pad, big, Label, yellow())
 	drawText(img, pad, top, small, clipLine("model: "+model, cols), white())
-	top += lineH + pad
+	if note != "" {
+		drawText(img, pad, top+lineH, small, clipLine(note, cols), yellow())
+	}
+	top += bandLines*lineH + pad
 
 	// Bottom band: the label again, so a crop of either half still says it.
 	foot := glyphH*small + 2*pad
@@ -50,7 +58,7 @@ func drawCaptions(img *image.RGBA, model, prompt string) {
 	lines := wrap("prompt: "+prompt, cols)
 	fit := min(maxPromptLines, (h-top-foot-2*pad)/lineH)
 	if fit <= 0 {
-		return
+		return image.Rect(0, top, w, max(top, h-foot))
 	}
 	if len(lines) > fit {
 		lines = lines[:fit]
@@ -61,6 +69,7 @@ func drawCaptions(img *image.RGBA, model, prompt string) {
 	for i, line := range lines {
 		drawText(img, pad, boxTop+pad+i*lineH, small, line, white())
 	}
+	return image.Rect(0, top, w, max(top, boxTop))
 }
 
 // drawText renders s with the 7x13 bitmap font, each font pixel drawn as a
