@@ -137,9 +137,30 @@ func modelsDescription() string {
 	var b strings.Builder
 	b.WriteString("Model to use (default " + imagegen.DefaultModel + "):")
 	for _, m := range imagegen.Models() {
-		fmt.Fprintf(&b, " %s (~%d-%d s);", m.Name, m.TypicalSeconds[0], m.TypicalSeconds[1])
+		fmt.Fprintf(&b, " %s (~%d-%d s%s);", m.Name, m.TypicalSeconds[0], m.TypicalSeconds[1], editAbilities(m))
 	}
 	return strings.TrimSuffix(b.String(), ";") + "."
+}
+
+// editAbilities says what a model can edit from, for the model description:
+// "" for text-to-image only.
+func editAbilities(m imagegen.Model) string {
+	if m.MaxInputs == 0 {
+		return ""
+	}
+	s := fmt.Sprintf(", edits from up to %d input images", m.MaxInputs)
+	if m.MaxInputs == 1 {
+		s = ", edits from 1 input image"
+	}
+	switch {
+	case m.SupportsMask && m.SupportsStrength:
+		s += " with mask and strength"
+	case m.SupportsMask:
+		s += " with mask"
+	case m.SupportsStrength:
+		s += " with strength"
+	}
+	return s
 }
 
 func (s *Server) generateImageTool() server.ServerTool {
