@@ -33,6 +33,7 @@ import (
 	"github.com/imagegen/imagegen/devserver"
 	"github.com/imagegen/imagegen/gallery"
 	"github.com/imagegen/imagegen/history"
+	"github.com/imagegen/imagegen/imagefetch"
 	"github.com/imagegen/imagegen/internal/authlimit"
 	"github.com/imagegen/imagegen/internal/httpguard"
 	"github.com/imagegen/imagegen/internal/logging"
@@ -72,6 +73,10 @@ type Options struct {
 	Storage  StorageOptions
 	// Worker tunes the Temporal workers (concurrency, rate limits).
 	Worker worker.Options
+	// Fetch configures the workers' fetcher of input images named by URL
+	// (IMAGEGEN_FETCH_ALLOW); the zero value fetches from public addresses
+	// only. Its Logger is the app's.
+	Fetch imagefetch.Options
 	// MaxWait caps blocking tool calls; 0 = mcpserver's default (60 s).
 	MaxWait time.Duration
 }
@@ -454,6 +459,15 @@ func (a *App) store(ctx context.Context, opts Options, srv *Server) (imageStore,
 	return s, nil
 }
 
+// newFetcher builds the input image fetcher every worker hands its
+// activities.
+func newFetcher(o imagefetch.Options, log *slog.Logger) *imagefetch.Fetcher {
+	if o.Logger == nil {
+		o.Logger = log
+	}
+	return imagefetch.New(o)
+}
+
 // runWorker builds the provider and starts the worker component.
 func (a *App) runWorker(ctx context.Context, opts Options, store imageStore) error {
 	p, name, placeholder, err := a.provider(opts.Provider)
@@ -464,7 +478,7 @@ func (a *App) runWorker(ctx context.Context, opts Options, store imageStore) err
 		Temporal: a.temporal, Provider: providers.WithCallTimeout(p, opts.Provider.CallTimeout),
 		ProviderName: name, Placeholder: placeholder, Store: store,
 		StagingDir: filepath.Join(opts.DataDir, "staging"), Tuning: opts.Worker,
-		Observer: a.metrics, Logger: a.log,
+		Observer: a.metrics, Logger: a.log, Fetcher: newFetcher(opts.Fetch, a.log),
 	})
 	a.onClose(w.Close)
 	if err := w.Run(ctx); err != nil {

@@ -37,6 +37,9 @@ type WorkerOptions struct {
 	Tuning   worker.Options
 	Observer activities.Observer
 	Logger   *slog.Logger
+	// Fetcher downloads input images named by URL (an *imagefetch.Fetcher);
+	// nil: such inputs fail as misconfigured.
+	Fetcher activities.Fetcher
 }
 
 // Worker runs the workflows and activities: one Temporal worker on the
@@ -76,7 +79,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	acts := &activities.Activities{
 		Provider: w.opts.Provider, ProviderName: w.opts.ProviderName, Placeholder: w.opts.Placeholder,
 		ImageStore: w.opts.Store, Staging: staging, Logger: w.opts.Logger, Observer: w.opts.Observer,
-		Decodes: activities.NewDecodeLimit(0),
+		Decodes: activities.NewDecodeLimit(0), Fetcher: w.opts.Fetcher,
 	}
 	for _, queue := range []string{workflows.TaskQueue, staging.Queue()} {
 		tuning := w.opts.Tuning

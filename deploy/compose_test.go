@@ -590,6 +590,7 @@ var configVariables = []struct {
 	{"IMAGEGEN_PROVIDER", passThrough, "empty lets the app choose by credentials"},
 	{"IMAGEGEN_PROVIDER_RATE", passThrough, "empty lets the app choose by provider (12/s for Workers AI)"},
 	{"IMAGEGEN_WORKER_ACTIVITIES", passThrough, "empty is the app's default (64)"},
+	{"IMAGEGEN_FETCH_ALLOW", passThrough, "empty: input image URLs reach public hosts only, never the stack's own services; an operator may open an internal image host"},
 	{"IMAGEGEN_PREVIEW_DELAY", absent, "a knob for trying the preview provider in dev; a production stack has no reason to slow it"},
 	{"IMAGEGEN_LOG_FORMAT", set, "text unless the host says otherwise"},
 	{"IMAGEGEN_LOG_LEVEL", set, "info unless the host says otherwise"},

@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/imagegen/imagegen/app"
+	"github.com/imagegen/imagegen/imagefetch"
 	"github.com/imagegen/imagegen/objectstore"
 	"github.com/imagegen/imagegen/openai"
 	"github.com/imagegen/imagegen/preview"
@@ -79,6 +80,9 @@ type Config struct {
 	// PreviewDelay is how long each preview image takes, as text (a Go
 	// duration); see its row.
 	PreviewDelay string
+	// FetchAllow lists the CIDR prefixes (or addresses) input image URLs
+	// may reach although they are not public (comma-separated).
+	FetchAllow []string
 
 	// Dev mode only.
 	TemporalPort int
@@ -154,6 +158,9 @@ func Fields() []Field {
 		{Env: "IMAGEGEN_PREVIEW_DELAY", Flag: "preview-delay", Default: "0s", Modes: workers,
 			Usage: "preview provider only: how long each placeholder takes, e.g. 8s to feel like FLUX (a prompt's [delay:30s] overrides it)",
 			ptr:   func(c *Config) any { return &c.PreviewDelay }, check: checkPreviewDelay},
+		{Env: "IMAGEGEN_FETCH_ALLOW", Flag: "fetch-allow", Modes: workers,
+			Usage: "comma-separated CIDR prefixes or addresses that input image URLs may reach although they are private, loopback or link-local (e.g. 10.20.0.0/16); empty = public addresses only",
+			ptr:   func(c *Config) any { return &c.FetchAllow }, check: checkFetchAllow},
 		{Env: "IMAGEGEN_LOG_FORMAT", Flag: "log-format", Default: "text", Usage: "log format: text or json",
 			ptr: func(c *Config) any { return &c.LogFormat }, check: oneOf("IMAGEGEN_LOG_FORMAT", func(c Config) string { return c.LogFormat }, "text", "json")},
 		{Env: "IMAGEGEN_LOG_LEVEL", Flag: "log-level", Usage: "log level: debug, info, warn, error (default info)",
@@ -492,6 +499,13 @@ func (c Config) previewDelay() (time.Duration, error) {
 	return d, nil
 }
 
+func checkFetchAllow(c Config) error {
+	if _, err := imagefetch.ParseAllow(c.FetchAllow); err != nil {
+		return fmt.Errorf("IMAGEGEN_FETCH_ALLOW: %w", err)
+	}
+	return nil
+}
+
 func checkRetention(c Config) error {
 	if c.Retention < time.Hour {
 		return fmt.Errorf("retention %s is too short: use at least 1h", c.Retention)
@@ -562,6 +576,9 @@ func (c Config) Options(log *slog.Logger) (app.Options, error) {
 		if *b.to, err = count(b.env, b.v); err != nil {
 			return app.Options{}, err
 		}
+	}
+	if o.Fetch.Policy.Allow, err = imagefetch.ParseAllow(c.FetchAllow); err != nil {
+		return app.Options{}, fmt.Errorf("IMAGEGEN_FETCH_ALLOW: %w", err)
 	}
 	if o.Provider.PreviewDelay, err = c.previewDelay(); err != nil {
 		return app.Options{}, err
