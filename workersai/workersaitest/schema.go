@@ -9,6 +9,7 @@ import (
 	_ "image/jpeg" // image.DecodeConfig reads the input images' sizes
 	_ "image/png"
 	"io"
+	"math"
 	"mime"
 	"mime/multipart"
 	"strconv"
@@ -107,7 +108,8 @@ func rules(m imagegen.Model, wire workersai.Wire) map[string]rule {
 	add(wire.Width, rule{"int", float64(m.MinSide), float64(m.MaxSide)})
 	add(wire.Height, rule{"int", float64(m.MinSide), float64(m.MaxSide)})
 	add(wire.Guidance, rule{"number", m.MinGuidance, m.MaxGuidance})
-	add(wire.Seed, rule{kind: "int", max: 1 << 62})
+	// No schema bounds the seed; the client sends any int64 from 0 up.
+	add(wire.Seed, rule{kind: "int", max: math.MaxInt64})
 	add(wire.Strength, rule{"number", 0, 1})
 	add(wire.Image, rule{kind: "image"})
 	add(wire.Mask, rule{kind: "bytes"})
