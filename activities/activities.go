@@ -77,6 +77,10 @@ type Staged struct {
 	ProviderMillis int64  `json:"provider_ms"`
 	Provider       string `json:"provider"`
 	Placeholder    bool   `json:"placeholder,omitempty"`
+	// Spend is what the provider calls behind this image cost, every paid
+	// attempt of this activity included (zero in results recorded before
+	// costs were counted, and for the preview renderer).
+	Spend Spend `json:"spend,omitzero"`
 }
 
 // StoreInput asks for a staged image to be uploaded under Key.
@@ -117,24 +121,29 @@ func (a *Activities) Generate(ctx context.Context, in GenerateInput) (Staged, er
 	if info.Attempt > 1 {
 		a.observe(func(o Observer) { o.Retry("generate") })
 	}
+	spend := a.startSpend(ctx, in.Request)
 	if staged, ok := a.Staging.lookup(name); ok {
 		log.Info("reusing staged image from an earlier attempt", "file", staged.File)
+		staged.Spend = spend.spend()
 		return staged, nil
 	}
 
-	stop := a.heartbeat(ctx)
+	spend.begin(ctx)
+	stop := a.heartbeat(ctx, spend.progress)
 	start := time.Now()
 	img, err := a.Provider.Generate(ctx, in.Request, imagegen.Inputs{})
 	elapsed := time.Since(start)
 	stop()
+	call := spend.end(ctx, paidCall(ctx, err))
 	a.observe(func(o Observer) { o.ProviderCall(in.Request.Model, elapsed, err) })
 	if err != nil {
+		a.observePaid(in.Request.Model, "no_image", call)
 		if ctx.Err() != nil && workerStopping(ctx) {
 			log.Info("provider call interrupted by shutdown; Temporal runs it again", "elapsed", elapsed)
 		} else {
-			log.Warn("provider call failed", "error", err, "elapsed", elapsed)
+			log.Warn("provider call failed", "error", err, "elapsed", elapsed, "paid_calls", spend.spend().PaidCalls)
 		}
-		return Staged{}, toActivityError(ctx, err)
+		return Staged{}, toSpendError(ctx, err, spend.spend())
 	}
 	staged := Staged{
 		StoreQueue:     a.Staging.Queue(),
@@ -143,6 +152,7 @@ func (a *Activities) Generate(ctx context.Context, in GenerateInput) (Staged, er
 		ProviderMillis: elapsed.Milliseconds(),
 		Provider:       a.providerName(in),
 		Placeholder:    a.Placeholder,
+		Spend:          spend.spend(),
 	}
 	sum := sha256.Sum256(img.Data)
 	staged.SHA256 = hex.EncodeToString(sum[:])
@@ -150,10 +160,12 @@ func (a *Activities) Generate(ctx context.Context, in GenerateInput) (Staged, er
 	staged, err = a.Staging.put(name, img.Data, staged)
 	if err != nil {
 		// Disk trouble on this worker: retryable, another attempt may land elsewhere.
+		a.observePaid(in.Request.Model, "no_image", call)
 		log.Error("staging failed", "error", err)
-		return Staged{}, toActivityError(ctx, &imagegen.Error{Kind: imagegen.KindStorage,
-			Message: "the worker could not stage the generated image", Err: err})
+		return Staged{}, toSpendError(ctx, &imagegen.Error{Kind: imagegen.KindStorage,
+			Message: "the worker could not stage the generated image", Err: err}, spend.spend())
 	}
+	a.observePaid(in.Request.Model, "image", call)
 	log.Info("image generated", "content_type", staged.ContentType, "bytes", staged.SizeBytes, "provider_ms", staged.ProviderMillis)
 	return staged, nil
 }
@@ -287,6 +299,9 @@ type FailureDetails struct {
 	// Cause is the underlying error's text, for operators; the classifying
 	// layers redact credentials from it.
 	Cause string `json:"cause,omitempty"`
+	// Spend is what a failed Generate's paid provider calls cost, all its
+	// attempts included (nil for other activities).
+	Spend *Spend `json:"spend,omitempty"`
 }
 
 // toActivityError turns a classified error into a Temporal application error
@@ -294,14 +309,26 @@ type FailureDetails struct {
 // message is the classified message (what happened, no kind or code
 // decoration, no advice) and whose details are FailureDetails. It never
 // carries credentials.
-func toActivityError(ctx context.Context, err error) error {
+func toActivityError(ctx context.Context, err error) error { return toSpendError(ctx, err, Spend{}) }
+
+// toSpendError is toActivityError for Generate: the details also carry what
+// the activity's provider calls cost so far.
+func toSpendError(ctx context.Context, err error, spend Spend) error {
+	var sp *Spend
+	if spend != (Spend{}) {
+		sp = &spend
+	}
 	if ctx.Err() != nil {
 		if workerStopping(ctx) {
 			// A normal shutdown, not a fault: benign, so the SDK does not
 			// log it as an error, and retryable, so Temporal runs the call
 			// again (here after a restart, or on another worker).
+			opts := temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign}
+			if sp != nil {
+				opts.Details = []any{FailureDetails{Kind: imagegen.KindUpstream, Spend: sp}}
+			}
 			return temporal.NewApplicationErrorWithOptions("the worker shut down during the call; Temporal runs it again",
-				ErrTypeWorkerShutdown, temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign})
+				ErrTypeWorkerShutdown, opts)
 		}
 		return ctx.Err()
 	}
@@ -312,7 +339,7 @@ func toActivityError(ctx context.Context, err error) error {
 	} else if e.Message == "" && e.Err != nil {
 		e = &imagegen.Error{Kind: e.Kind, Code: e.Code, Status: e.Status, Message: e.Err.Error()}
 	}
-	d := FailureDetails{Kind: e.Kind, Code: e.Code, Status: e.Status}
+	d := FailureDetails{Kind: e.Kind, Code: e.Code, Status: e.Status, Spend: sp}
 	if e.Err != nil {
 		d.Cause = e.Err.Error()
 	}
@@ -339,7 +366,10 @@ func workerStopping(ctx context.Context) bool {
 // heartbeat reports liveness while a long provider call runs, so that a dead
 // worker is noticed within the heartbeat timeout rather than the full
 // start-to-close timeout, and so that cancellation reaches the activity.
-func (a *Activities) heartbeat(ctx context.Context) (stop func()) {
+//
+// details, if given, are sent with every beat (read when it is sent): a
+// beat without them would erase the details an attempt recorded.
+func (a *Activities) heartbeat(ctx context.Context, details ...any) (stop func()) {
 	every := a.HeartbeatEvery
 	if every <= 0 {
 		every = 3 * time.Second
@@ -355,7 +385,7 @@ func (a *Activities) heartbeat(ctx context.Context) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				activity.RecordHeartbeat(ctx)
+				activity.RecordHeartbeat(ctx, details...)
 			}
 		}
 	}()

@@ -39,4 +39,8 @@ type Observer interface {
 	ProviderCall(model string, d time.Duration, err error)
 	StoreCall(d time.Duration, err error)
 	Retry(activity string)
+	// PaidCall is one paid provider call (see Spend): outcome "image" or
+	// "no_image" (paid for, produced nothing); cost is meaningless when
+	// priced is false (the model has no published price).
+	PaidCall(model, outcome string, cost imagegen.USD, priced bool)
 }

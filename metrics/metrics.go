@@ -34,6 +34,8 @@ type Metrics struct {
 	providerLatency *prometheus.HistogramVec
 	providerErrors  *prometheus.CounterVec
 	retries         *prometheus.CounterVec
+	paidCalls       *prometheus.CounterVec
+	spend           *prometheus.CounterVec
 	storageLatency  *prometheus.HistogramVec
 	toolCalls       *prometheus.CounterVec
 	toolLatency     *prometheus.HistogramVec
@@ -62,6 +64,14 @@ func New() *Metrics {
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imagegen_activity_retries_total", Help: "Activity attempts after the first (generate, store).",
 		}, []string{"activity"}),
+		paidCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imagegen_provider_paid_calls_total",
+			Help: "Provider calls that were or may have been paid, by outcome: image (produced one) or no_image (paid for nothing: an unusable answer, a call cut off on our side, an image that could not be staged).",
+		}, []string{"model", "outcome"}),
+		spend: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imagegen_spend_usd_total",
+			Help: "What paid provider calls cost at the published price, in US dollars, by outcome (image, no_image: money lost to retries). Models without a published price are not in it; their calls are in imagegen_provider_paid_calls_total.",
+		}, []string{"model", "outcome"}),
 		storageLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "imagegen_storage_duration_seconds", Help: "Duration of image uploads.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10),
@@ -78,7 +88,7 @@ func New() *Metrics {
 		}),
 	}
 	for _, c := range []prometheus.Collector{
-		m.jobsStarted, m.jobsFinished, m.providerLatency, m.providerErrors, m.retries,
+		m.jobsStarted, m.jobsFinished, m.providerLatency, m.providerErrors, m.retries, m.paidCalls, m.spend,
 		m.storageLatency, m.toolCalls, m.toolLatency, m.waiters,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -112,6 +122,15 @@ func (m *Metrics) ProviderCall(model string, d time.Duration, err error) {
 
 // Retry records an activity attempt after the first.
 func (m *Metrics) Retry(activity string) { m.retries.WithLabelValues(activity).Inc() }
+
+// PaidCall records one paid provider call and, if the model has a published
+// price, what it cost.
+func (m *Metrics) PaidCall(model, outcome string, cost imagegen.USD, priced bool) {
+	m.paidCalls.WithLabelValues(model, outcome).Inc()
+	if priced {
+		m.spend.WithLabelValues(model, outcome).Add(cost.Dollars())
+	}
+}
 
 // StoreCall records one upload.
 func (m *Metrics) StoreCall(d time.Duration, err error) {
