@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
@@ -220,5 +221,22 @@ func TestPaidCallRuleByHowTheCallEnded(t *testing.T) {
 				t.Errorf("paid = %v, want %v", got, tt.paid)
 			}
 		})
+	}
+}
+
+func TestSpendOfAHeartbeatTimeoutCountsTheCallInFlight(t *testing.T) {
+	// The last attempt's worker died mid-call: the workflow gets a heartbeat
+	// timeout carrying that attempt's last heartbeat.
+	err := temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil,
+		activities.GenerateProgress{Spend: activities.Spend{PaidCalls: 2, Cost: 2 * fluxCall}, InFlight: true, CallCost: fluxCall})
+	if got := activities.SpendOf(err); got != (activities.Spend{PaidCalls: 3, Cost: 3 * fluxCall}) {
+		t.Errorf("spend %+v, want the two settled calls and the one in flight", got)
+	}
+	unpriced := temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_HEARTBEAT, nil, activities.GenerateProgress{InFlight: true, CallUnpriced: true})
+	if got := activities.SpendOf(unpriced); got != (activities.Spend{PaidCalls: 1, Unpriced: true}) {
+		t.Errorf("unpriced spend %+v", got)
+	}
+	if got := activities.SpendOf(errors.New("plain")); got != (activities.Spend{}) {
+		t.Errorf("a plain error has spend %+v", got)
 	}
 }

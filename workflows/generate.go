@@ -61,6 +61,9 @@ func GenerateImage(ctx workflow.Context, in Input) (Result, error) {
 		return Result{}, fail(ctx, &rec, imagegen.KindUnknownModel, fmt.Sprintf("unknown model %q", in.Request.Model))
 	}
 
+	if in.Plan != nil && in.Plan.Cost != nil {
+		rec.Cost = &Cost{Estimate: in.Plan.Cost.Estimate}
+	}
 	rec.Stage = "generating"
 	if err := record(ctx, &rec, StatusProcessing); err != nil {
 		return Result{}, err
@@ -109,6 +112,10 @@ func GenerateImage(ctx workflow.Context, in Input) (Result, error) {
 		}
 		res.Images = append(res.Images, o.image)
 	}
+	if rec.Cost != nil {
+		rec.Cost = jobCost(rec.Cost.Estimate, outcomes)
+		res.Cost = rec.Cost
+	}
 	if len(res.Images) == 0 {
 		return Result{}, failFrom(ctx, &rec, firstErr)
 	}
@@ -149,20 +156,56 @@ func imageRequest(req imagegen.Request, i, n int) imagegen.Request {
 type imageOutcome struct {
 	image Image
 	err   error
+	// spend is what the image's provider calls cost, every generation and
+	// paid retry included.
+	spend activities.Spend
+	// placeholder: the image came from the offline preview renderer.
+	placeholder bool
+}
+
+// jobCost sums the images' spend into the job's cost.
+func jobCost(estimate *imagegen.USD, outcomes []imageOutcome) *Cost {
+	c := &Cost{Estimate: estimate}
+	var total activities.Spend
+	for _, o := range outcomes {
+		total = total.Add(o.spend)
+		c.PaidWithoutImage += o.spend.PaidCalls
+		if o.err == nil && o.spend.PaidCalls > 0 {
+			c.PaidWithoutImage-- // the call that made the stored image
+		}
+		c.Preview = c.Preview || o.placeholder
+	}
+	c.PaidCalls = total.PaidCalls
+	if !total.Unpriced {
+		actual := total.Cost
+		c.Actual = &actual
+	}
+	return c
+}
+
+// imageCost is an image's cost as Image reports it.
+func imageCost(s activities.Spend) *imagegen.USD {
+	if s.Unpriced {
+		return nil
+	}
+	c := s.Cost
+	return &c
 }
 
 // makeImage runs one image's pipeline: generate, then store on the worker
 // that staged it; a staged image lost with its worker is generated again once.
 func makeImage(ctx, genCtx workflow.Context, rec *Record, plan Plan, jobID string, started time.Time, req imagegen.Request, index int) imageOutcome {
 	var a *activities.Activities
+	var spend activities.Spend
 	for generation := 1; ; generation++ {
 		rec.Generations = max(rec.Generations, generation)
 		var staged activities.Staged
 		in := activities.GenerateInput{JobID: jobID, Index: index, Request: req, Provider: plan.Provider}
 		err := workflow.ExecuteActivity(genCtx, a.Generate, in).Get(ctx, &staged)
 		if err != nil {
-			return imageOutcome{err: err}
+			return imageOutcome{err: err, spend: spend.Add(activities.SpendOf(err))}
 		}
+		spend = spend.Add(staged.Spend)
 
 		rec.Stage = "storing"
 		storeCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -189,13 +232,17 @@ func makeImage(ctx, genCtx workflow.Context, rec *Record, plan Plan, jobID strin
 				rec.Stage = "generating"
 				continue
 			}
-			return imageOutcome{err: err}
+			return imageOutcome{err: err, spend: spend, placeholder: staged.Placeholder}
 		}
-		return imageOutcome{image: Image{
+		img := Image{
 			URL: stored.URL, Key: stored.Key, ThumbnailKey: stored.ThumbnailKey, ContentType: staged.ContentType, SizeBytes: staged.SizeBytes,
 			Width: staged.Width, Height: staged.Height, ProviderMillis: staged.ProviderMillis, StoreMillis: stored.StoreMillis,
 			Provider: staged.Provider, Placeholder: staged.Placeholder,
-		}}
+		}
+		if plan.Cost != nil {
+			img.PaidCalls, img.Cost = spend.PaidCalls, imageCost(spend)
+		}
+		return imageOutcome{image: img, spend: spend, placeholder: staged.Placeholder}
 	}
 }
 

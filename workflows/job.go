@@ -97,6 +97,29 @@ type Result struct {
 	Images []Image  `json:"images,omitempty"`
 	Failed int      `json:"failed,omitempty"`
 	Errors []string `json:"errors,omitempty"`
+
+	// Cost is what the job cost, every image and paid retry included (nil
+	// for jobs started before costs were counted).
+	Cost *Cost `json:"cost,omitempty"`
+}
+
+// Cost is a job's money: the estimate made when it started and what its
+// paid provider calls actually cost. A nil amount is unknown (the model has
+// no published price), never zero.
+type Cost struct {
+	// Estimate is what the job was expected to cost before it ran.
+	Estimate *imagegen.USD `json:"estimate_usd,omitempty"`
+	// Actual is what its paid provider calls cost so far (final once the
+	// job has finished); nil when unknown.
+	Actual *imagegen.USD `json:"actual_usd,omitempty"`
+	// PaidCalls counts the provider calls that were or may have been paid
+	// (see activities.Spend), retries and regenerations included.
+	PaidCalls int `json:"paid_calls"`
+	// PaidWithoutImage counts the paid calls that left no stored image: the
+	// money lost to retries, lost staged images and failed images.
+	PaidWithoutImage int `json:"paid_calls_without_image,omitempty"`
+	// Preview: the images are offline placeholders, which cost nothing.
+	Preview bool `json:"preview,omitempty"`
 }
 
 // Image is one stored image of a job.
@@ -112,6 +135,10 @@ type Image struct {
 	StoreMillis    int64  `json:"store_ms"`
 	Provider       string `json:"provider"`
 	Placeholder    bool   `json:"placeholder,omitempty"`
+	// PaidCalls and Cost are what this image's provider calls cost (Cost nil:
+	// unknown); zero for jobs started before costs were counted.
+	PaidCalls int           `json:"paid_calls,omitempty"`
+	Cost      *imagegen.USD `json:"cost_usd,omitempty"`
 }
 
 // Record is a job's state as kept in the memo and returned by the state query.
@@ -126,4 +153,7 @@ type Record struct {
 	// staged image lost with its worker is generated again).
 	Generations int       `json:"generations,omitempty"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Cost is the estimate while the job runs and the actual cost once it
+	// has finished (nil for jobs started before costs were counted).
+	Cost *Cost `json:"cost,omitempty"`
 }

@@ -25,6 +25,18 @@ type Plan struct {
 	// Generations bounds how often one image is generated: a staged image
 	// lost with its worker is generated again until this many generations.
 	Generations int `json:"generations"`
+	// Cost is the job's price resolved when it started (nil in inputs
+	// recorded before costs were counted: those jobs report no cost).
+	Cost *PlanCost `json:"cost,omitempty"`
+}
+
+// PlanCost is what a job was expected to cost when it started, from the
+// price table (imagegen.EstimateCost). Workflow code never reads the price
+// table, for the same reason it never reads the models table.
+type PlanCost struct {
+	// Estimate is n calls at the request's size, steps and inputs; nil when
+	// the model has no published price (the cost is unknown, not zero).
+	Estimate *imagegen.USD `json:"estimate_usd,omitempty"`
 }
 
 // Retry and timeout policy that is not the model's. See README "Pipeline and
@@ -60,6 +72,10 @@ func NewInput(req imagegen.Request, n int) (Input, error) {
 			Message: fmt.Sprintf("unknown model %q: use one of %s", req.Model, strings.Join(imagegen.ModelNames(), ", "))}
 	}
 	p := PlanFor(m)
+	p.Cost = &PlanCost{}
+	if est, ok := imagegen.EstimateCost(req, n); ok {
+		p.Cost.Estimate = &est
+	}
 	return Input{Request: req, N: n, Plan: &p}, nil
 }
 
