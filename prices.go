@@ -224,21 +224,21 @@ var prices = []Price{
 	{
 		ProviderModel: "@cf/black-forest-labs/flux-2-dev", Known: true,
 		OutputTileStep: 410_000, InputTileStep: 210_000, // $0.00041 per output tile per step, $0.00021 per input tile per step
-		DefaultWidth: 1024, DefaultHeight: 1024,
+		DefaultWidth: 1024, DefaultHeight: 768, // the model page's default size
 		AsOf: pricingPageDate, Source: pricingPage,
-		Note: "the page has shown other figures for this model before; default size assumed 1024x1024 (the page's examples)",
+		Note: "the page has shown other figures for this model before",
 	},
 	{
 		ProviderModel: "@cf/black-forest-labs/flux-2-klein-4b", Known: true,
 		OutputTile: 287_000, InputTile: 59_000, // $0.000287 per output tile, $0.000059 per input tile
-		DefaultWidth: 1024, DefaultHeight: 1024, FixedSteps: 4,
+		DefaultWidth: 1024, DefaultHeight: 768, FixedSteps: 4,
 		AsOf: pricingPageDate, Source: pricingPage,
-		Note: "fixed 4 steps, priced per tile only; default size assumed 1024x1024 (the page's examples)",
+		Note: "fixed 4 steps, priced per tile only",
 	},
 	{
 		ProviderModel: "@cf/black-forest-labs/flux-2-klein-9b", Known: true,
 		FirstMegapixel: 15_000_000, ExtraMegapixel: 2_000_000, InputMegapixel: 2_000_000, // $0.015, $0.002, $0.002
-		DefaultWidth: 1024, DefaultHeight: 1024, FixedSteps: 4,
+		DefaultWidth: 1024, DefaultHeight: 768, FixedSteps: 4,
 		AsOf: pricingPageDate, Source: pricingPage,
 		Note: "priced per megapixel (1024x1024); the page does not say how partial megapixels count: rounded up (an upper bound)",
 	},

@@ -226,3 +226,28 @@ func TestCallCostPricesTheInputsActuallySent(t *testing.T) {
 		t.Errorf("CallCost = %s, %v; want $0.001207", got, ok)
 	}
 }
+
+func TestFlux2EstimatesAtTheirDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		req  Request
+		want USD
+	}{
+		{"flux-2-dev 1024x768 (4 tiles) at its 25 steps: $0.041", Request{Model: "flux-2-dev"}, 41_000_000},
+		{"flux-2-dev with two inputs at its 512 px InputSide: + 2 tiles x 25 x $0.00021",
+			Request{Model: "flux-2-dev", Inputs: []string{"images://a", "images://b"}}, 41_000_000 + 2*25*210_000},
+		{"flux-2-klein-4b 1024x768: 4 x $0.000287", Request{Model: "flux-2-klein-4b"}, 1_148_000},
+		{"flux-2-klein-9b 1024x768: within the first MP", Request{Model: "flux-2-klein-9b"}, 15_000_000},
+		{"flux-2-klein-9b 1920x1920 (3.5 MP, rounded up to 4): $0.015 + 3 x $0.002", Request{Model: "flux-2-klein-9b", Width: 1920, Height: 1920}, 21_000_000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, ok := LookupModel(tt.req.Model); !ok {
+				t.Skipf("the %s row is not in the models table", tt.req.Model)
+			}
+			if got, ok := EstimateCost(tt.req, 1); !ok || got != tt.want {
+				t.Errorf("EstimateCost = %s, %v; want %s", got, ok, tt.want)
+			}
+		})
+	}
+}
