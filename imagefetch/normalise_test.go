@@ -128,6 +128,14 @@ func TestNormalise(t *testing.T) {
 			sideways.Set(x, y, color.RGBA{255, 0, 0, 255})
 		}
 	}
+	// One-pixel black and white checks: scaled down properly they are grey,
+	// sampled carelessly they alias to black or white.
+	checks := image.NewGray(image.Rect(0, 0, 2001, 1500))
+	for i := range checks.Pix {
+		if (i%2001+i/2001)%2 == 0 {
+			checks.Pix[i] = 255
+		}
+	}
 	for _, tc := range []struct {
 		name          string
 		data          []byte
@@ -142,6 +150,14 @@ func TestNormalise(t *testing.T) {
 				r, g, b, a := img.At(256, 128).RGBA()
 				if !near(r, 0) || !near(g, 128<<8) || !near(b, 128<<8) || a != 0xffff {
 					t.Errorf("scaled pixel = %d %d %d %d, want the source's teal", r>>8, g>>8, b>>8, a>>8)
+				}
+			}},
+		{name: "fine detail is averaged, not aliased", data: encodePNG(t, checks), maxSide: 300, kind: "image/png", width: 300, height: 225,
+			check: func(t *testing.T, img image.Image) {
+				for _, p := range []image.Point{{0, 0}, {150, 112}, {299, 224}, {37, 201}} {
+					if g, _, _, _ := img.At(p.X, p.Y).RGBA(); g>>8 < 110 || g>>8 > 145 {
+						t.Errorf("pixel %v = %d, want mid grey (about 128)", p, g>>8)
+					}
 				}
 			}},
 		{name: "a tall image is scaled by its height", data: encodePNG(t, solid(300, 1200, teal)), maxSide: 400, kind: "image/png", width: 100, height: 400},
@@ -266,6 +282,35 @@ func TestOrientMapsEveryEXIFCase(t *testing.T) {
 		}
 		if r, _, _, _ := got.At(tc.a.X, tc.a.Y).RGBA(); r>>8 != 255 {
 			t.Errorf("orientation %d: the left pixel is not at %v", tc.o, tc.a)
+		}
+	}
+}
+
+func TestBoxShrinkAveragesBlocksEdgesIncluded(t *testing.T) {
+	// 5×3 grey ramp: value = 10*x + 100*y, shrunk by 2 into 3×2.
+	src := image.NewRGBA(image.Rect(0, 0, 5, 3))
+	for y := 0; y < 3; y++ {
+		for x := 0; x < 5; x++ {
+			v := uint8(10*x + 100*y)
+			src.SetRGBA(x, y, color.RGBA{v, v, v, 255})
+		}
+	}
+	got := boxShrink(src, 2)
+	if b := got.Bounds(); b.Dx() != 3 || b.Dy() != 2 {
+		t.Fatalf("bounds %v, want 3×2", b)
+	}
+	for _, tc := range []struct {
+		x, y int
+		want uint8
+	}{
+		{0, 0, 55},  // (0+10+100+110)/4
+		{1, 0, 75},  // (20+30+120+130)/4
+		{2, 0, 90},  // right edge, one column: (40+140)/2
+		{0, 1, 205}, // bottom edge, one row: (200+210)/2
+		{2, 1, 240}, // the corner pixel alone
+	} {
+		if c := got.RGBAAt(tc.x, tc.y); c.R != tc.want || c.A != 255 {
+			t.Errorf("pixel %d,%d = %v, want grey %d opaque", tc.x, tc.y, c, tc.want)
 		}
 	}
 }
