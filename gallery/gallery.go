@@ -21,15 +21,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/history"
 	"github.com/imagegen/imagegen/internal/authlimit"
 	"github.com/imagegen/imagegen/jobs"
 	"github.com/imagegen/imagegen/workflows"
 )
 
-// Lister is what the gallery needs of the job client.
+// Lister is what the gallery needs of the job client: lists for the grid,
+// one job for its page.
 type Lister interface {
 	List(ctx context.Context, opts jobs.ListOptions) ([]jobs.Job, error)
+	Get(ctx context.Context, id string) (jobs.Job, error)
 }
 
 // Options configures the gallery.
@@ -68,7 +71,7 @@ const (
 
 // Patterns are the routes the handler from New serves; mount it on each.
 func Patterns() []string {
-	return []string{"GET /{$}", "GET /login", "POST /login", "POST /logout"}
+	return []string{"GET /{$}", "GET /job/{id}", "GET /login", "POST /login", "POST /logout"}
 }
 
 //go:embed templates
@@ -108,7 +111,7 @@ func New(opts Options) http.Handler {
 		log:     opts.Logger,
 		now:     opts.Now,
 		limiter: opts.AuthLimiter,
-		tmpl:    template.Must(template.ParseFS(templateFS, "templates/*.html")),
+		tmpl:    template.Must(template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")),
 		css:     template.CSS(css), // our own embedded file, never user input
 		// The stylesheet is inlined and allowed by its hash, so the policy
 		// needs neither 'unsafe-inline' nor a second route for a .css file.
@@ -119,6 +122,7 @@ func New(opts Options) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", g.index)
+	mux.HandleFunc("GET /job/{id}", g.jobPage)
 	mux.HandleFunc("GET /login", g.loginForm)
 	mux.HandleFunc("POST /login", g.login)
 	mux.HandleFunc("POST /logout", g.logout)
@@ -209,6 +213,21 @@ type card struct {
 	Count       int
 	Placeholder bool
 	Age, ISO    string
+	// Inputs are the reference images of an edit; Sources the distinct
+	// earlier jobs among them, each linked to its page.
+	Inputs   []input
+	Sources  []string
+	Mask     string
+	Strength string
+}
+
+// input is one reference image of an edit as the page shows it: a link to
+// the job it came from, or the reference as text (a URL without its query
+// string, an inline image's digest).
+type input struct {
+	Ref   string
+	JobID string
+	N     int // 1-based image number within JobID
 }
 
 type pageData struct {
@@ -317,6 +336,20 @@ func toCard(j jobs.Job, now time.Time) card {
 	if !t.IsZero() {
 		c.Age, c.ISO = relative(now, t), t.UTC().Format(time.RFC3339)
 	}
+	for _, ref := range j.Inputs {
+		in := input{Ref: ref}
+		if id, index, ok := imagegen.JobOfRef(ref); ok {
+			in.JobID, in.N = id, index+1
+			if !slices.Contains(c.Sources, id) {
+				c.Sources = append(c.Sources, id)
+			}
+		}
+		c.Inputs = append(c.Inputs, in)
+	}
+	c.Mask = j.Mask
+	if j.Strength != nil {
+		c.Strength = strconv.FormatFloat(*j.Strength, 'g', -1, 64)
+	}
 	if res := j.Result; res != nil {
 		c.Placeholder = res.Placeholder
 		if len(res.Images) > 1 {
@@ -329,6 +362,31 @@ func toCard(j jobs.Job, now time.Time) card {
 		}
 	}
 	return c
+}
+
+// templateFuncs are the helpers the templates call.
+var templateFuncs = template.FuncMap{
+	"add": func(a, b int) int { return a + b },
+	// short is the first block of a job id, enough to tell jobs apart on a page.
+	"short": func(id string) string {
+		if len(id) > 8 {
+			return id[:8]
+		}
+		return id
+	},
+	// brief shortens a staged inline image's digest; other references are
+	// shown whole (the page's title attribute keeps the whole of it).
+	"brief": func(ref string) string {
+		if strings.HasPrefix(ref, "inline:") && len(ref) > 32 {
+			return ref[:32] + "…"
+		}
+		return ref
+	},
+	// jobOf is the job an "images://JOB[/INDEX]" reference names, or "".
+	"jobOf": func(ref string) string {
+		id, _, _ := imagegen.JobOfRef(ref)
+		return id
+	},
 }
 
 // relative says how long ago t was, as people read it at a glance; the exact
@@ -380,11 +438,22 @@ func historyJobs(ctx context.Context, s history.Store, limit, offset int) ([]job
 		if done.IsZero() {
 			done = e.CreatedAt
 		}
-		out = append(out, jobs.Job{
-			ID: e.JobID, Status: workflows.StatusCompleted, Prompt: e.Request.Prompt, Model: e.Request.Model,
-			ImageURL: url, CreatedAt: e.CreatedAt, UpdatedAt: done,
-			Result: &workflows.Result{ImageURL: url, ContentType: e.ContentType, SizeBytes: e.SizeBytes, Placeholder: e.Placeholder},
-		})
+		out = append(out, recordJob(e, url, done))
 	}
 	return out, nil
+}
+
+// recordJob is a completed job as its first image record describes it.
+func recordJob(e history.Entry, url string, done time.Time) jobs.Job {
+	j := jobs.Job{
+		ID: e.JobID, Status: workflows.StatusCompleted, Prompt: e.Request.Prompt, Model: e.Request.Model,
+		ImageURL: url, CreatedAt: e.CreatedAt, UpdatedAt: done,
+		Result:   &workflows.Result{ImageURL: url, ContentType: e.ContentType, SizeBytes: e.SizeBytes, Placeholder: e.Placeholder},
+		Inputs:   imagegen.ShowRefs(e.Request.Inputs),
+		Strength: e.Request.Strength,
+	}
+	if e.Request.Mask != "" {
+		j.Mask = imagegen.ShowRef(e.Request.Mask)
+	}
+	return j
 }

@@ -49,6 +49,23 @@ func (f *fakeLister) List(_ context.Context, opts jobs.ListOptions) ([]jobs.Job,
 	return all[start:end], nil
 }
 
+// Get finds a job by id among the listed ones, as a describe call would.
+func (f *fakeLister) Get(_ context.Context, id string) (jobs.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return jobs.Job{}, f.err
+	}
+	for _, list := range f.jobs {
+		for _, j := range list {
+			if j.ID == id {
+				return j, nil
+			}
+		}
+	}
+	return jobs.Job{}, jobs.ErrNotFound
+}
+
 // clock is a settable time source.
 type clock struct {
 	mu  sync.Mutex
