@@ -16,7 +16,9 @@ FUZZ_TARGETS := \
 	./mcpserver:FuzzToolArguments \
 	./mcpserver:FuzzParseImageURI \
 	./workersai:FuzzDecodeResponse \
-	./openai:FuzzDecodeAnswer
+	./openai:FuzzDecodeAnswer \
+	./imagefetch:FuzzParseDataURL \
+	./imagefetch:FuzzNormalise
 
 .PHONY: test fuzz load
 

@@ -314,3 +314,30 @@ func TestBoxShrinkAveragesBlocksEdgesIncluded(t *testing.T) {
 		}
 	}
 }
+
+// Whatever the bytes, Normalise answers with an image of the sniffed kinds
+// within its bounds, or invalid input; it never panics (the EXIF reader sees
+// attacker bytes too).
+func FuzzNormalise(f *testing.F) {
+	jpg := encodeJPEG(f, solid(16, 8, color.White))
+	f.Add(encodePNG(f, solid(8, 8, color.Black)))
+	f.Add(jpg)
+	f.Add(withOrientation(jpg, 6))
+	f.Add(withOrientation(jpg, 3)[:40])
+	f.Add(webpClaiming(10, 10))
+	if webp, err := os.ReadFile("testdata/gopher-doc.with-alpha.lossless.webp"); err == nil {
+		f.Add(webp)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := NormaliseOptions{MaxSide: 32, MaxPixels: 1 << 20}.Normalise(data)
+		if err != nil {
+			if imagegen.KindOf(err) != imagegen.KindInvalidInput {
+				t.Fatalf("error of kind %q: %v", imagegen.KindOf(err), err)
+			}
+			return
+		}
+		if got.Width < 1 || got.Height < 1 || got.Width > 32 || got.Height > 32 || imagegen.SniffImageType(got.Data) != got.ContentType {
+			t.Fatalf("result %s %d×%d (bytes sniff as %q)", got.ContentType, got.Width, got.Height, imagegen.SniffImageType(got.Data))
+		}
+	})
+}
