@@ -176,8 +176,9 @@ func badURL(u *url.URL) string {
 // *imagegen.Error: KindInvalidInput for what retrying cannot fix (scheme,
 // credentials, a refused destination, too many redirects, 4xx, too large,
 // not an image), KindUpstream (5xx, 408, 429, connection trouble) or
-// KindTimeout (the whole fetch took longer than Options.Timeout) otherwise.
-// Messages name the URL's host, never its path or query.
+// KindTimeout (the whole fetch took longer than Options.Timeout, or than
+// ctx allowed) otherwise; only a canceled ctx gives a plain error wrapping
+// context.Canceled. Messages name the URL's host, never its path or query.
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string) ([]byte, string, error) {
 	if len(rawURL) > MaxURLLength {
 		return nil, "", invalid(fmt.Sprintf("input image URL is %d characters long, more than the %d accepted", len(rawURL), MaxURLLength), nil)
@@ -267,8 +268,12 @@ func (f *Fetcher) failure(parent, fctx context.Context, host string, err error) 
 		return invalid(what+": only images on public hosts can be fetched", nil)
 	case errors.As(err, &rr):
 		return invalid(rr.message, nil)
-	case parent.Err() != nil:
+	case errors.Is(parent.Err(), context.Canceled):
+		// Not a failure to classify: the caller gave up.
 		return fmt.Errorf("fetch input image from %s: %w", host, context.Cause(parent))
+	case parent.Err() != nil: // the caller's deadline came first
+		return &imagegen.Error{Kind: imagegen.KindTimeout, Err: err,
+			Message: fmt.Sprintf("input image from %s did not arrive in time", host)}
 	case errors.Is(context.Cause(fctx), errDeadline):
 		return &imagegen.Error{Kind: imagegen.KindTimeout, Err: err,
 			Message: fmt.Sprintf("input image from %s did not arrive within %s", host, f.opts.Timeout)}

@@ -271,6 +271,17 @@ func TestFetchGivesUpWhenTheCallerDoes(t *testing.T) {
 	}
 }
 
+func TestFetchReportsTheCallersDeadlineAsATimeout(t *testing.T) {
+	srv := imageServer(t)
+	f := New(Options{Policy: loopbackOnly(t, srv)}) // its own deadline: 30 s
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, _, err := f.Fetch(ctx, srv.URL+"/stall")
+	if imagegen.KindOf(err) != imagegen.KindTimeout || !strings.Contains(err.Error(), "did not arrive in time") {
+		t.Fatalf("Fetch past the caller's deadline = %v, want a timeout", err)
+	}
+}
+
 func TestFetchOverHTTPSChecksTheCertificate(t *testing.T) {
 	img := pngBytes(t, 4, 4)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(img) }))
