@@ -195,6 +195,9 @@ func TestServerRecordsEachMultipartPart(t *testing.T) {
 	if _, ok := r.Part("steps"); ok {
 		t.Error("Part found a part that was never sent")
 	}
+	if n := f.CallsForPrompt("a fox"); n != 1 {
+		t.Errorf("CallsForPrompt of a multipart prompt = %d, want 1", n)
+	}
 }
 
 func TestServerAppliesTheSDXLImageToImageSchema(t *testing.T) {

@@ -28,12 +28,15 @@ import (
 )
 
 // Server is an in-process stand-in for the Workers AI REST API. It speaks the
-// documented wire format: FLUX and Lucid Origin answer with a JSON envelope
-// holding a base64 JPEG, the SDXL models with raw PNG bytes, Phoenix with raw
-// JPEG bytes, and failures with the error envelope
+// documented wire format: FLUX (1 and 2) and Lucid Origin answer with a JSON
+// envelope holding a base64 JPEG, the SDXL models with raw PNG bytes, Phoenix
+// with raw JPEG bytes, and failures with the error envelope
 // {"success":false,"errors":[{"code":N,"message":"..."}]}. It checks
 // the account, the token and each model's input schema as the real API does
-// (FLUX refuses unknown fields with 5006), so a client bug shows up here too.
+// (FLUX refuses unknown fields with 5006; the FLUX.2 models take only
+// multipart/form-data and refuse a JSON body with 5006; SDXL's input image
+// and mask must be images), so a client bug shows up here too. Requests()
+// returns what passed, part by part for multipart bodies.
 //
 // Each model's schema is its wire mapping (workersai.WireFor: property
 // names, strictness, answer format) with the limits of its row in the models
