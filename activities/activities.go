@@ -1,7 +1,9 @@
-// Package activities holds the two steps of a generation: Generate calls the
+// Package activities holds the steps of a generation: Generate calls the
 // provider and stages the image on the worker's disk; Store uploads a staged
 // image to storage. Splitting them means a storage outage retries only the
-// upload and never pays for a second generation.
+// upload and never pays for a second generation. An edit first runs
+// FetchInputs, which stages its input images in the object store, where any
+// worker's Generate reads them.
 package activities
 
 import (
@@ -60,6 +62,10 @@ type GenerateInput struct {
 	// Provider is the job's provider route, resolved when the job started
 	// (empty in inputs recorded before: the models table decides).
 	Provider string `json:"provider,omitempty"`
+	// Inputs and Mask are the job's input images as FetchInputs staged
+	// them, read back from the object store for the provider call.
+	Inputs []FetchedInput `json:"inputs,omitempty"`
+	Mask   *FetchedInput  `json:"mask,omitempty"`
 }
 
 // Staged describes an image written to a worker's staging area: everything the
@@ -128,10 +134,15 @@ func (a *Activities) Generate(ctx context.Context, in GenerateInput) (Staged, er
 		return staged, nil
 	}
 
+	inputs, err := a.readInputs(ctx, in.Inputs, in.Mask)
+	if err != nil {
+		log.Warn("staged inputs unreadable", "error", err)
+		return Staged{}, toActivityError(ctx, err)
+	}
 	spend.begin(ctx)
 	stop := a.heartbeat(ctx, spend.progress)
 	start := time.Now()
-	img, err := a.Provider.Generate(ctx, in.Request, imagegen.Inputs{})
+	img, err := a.Provider.Generate(ctx, in.Request, inputs)
 	elapsed := time.Since(start)
 	stop()
 	call := spend.end(ctx, paidCall(ctx, err))

@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -39,11 +41,13 @@ type provider struct {
 	block   bool
 	started chan struct{}
 	ctxErr  error
+	inputs  []imagegen.Inputs // what each call was given
 }
 
 func (p *provider) Generate(ctx context.Context, req imagegen.Request, inputs imagegen.Inputs) (imagegen.Image, error) {
 	p.mu.Lock()
 	p.calls++
+	p.inputs = append(p.inputs, inputs)
 	err, block := p.err, p.block
 	p.mu.Unlock()
 	if block {
@@ -80,6 +84,16 @@ func (s *store) Put(ctx context.Context, key string, data []byte, contentType st
 	}
 	s.objects[key], s.types[key] = bytes.Clone(data), contentType
 	return nil
+}
+
+func (s *store) Get(ctx context.Context, key string) ([]byte, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data, ok := s.objects[key]
+	if !ok {
+		return nil, "", fmt.Errorf("get %s: %w", key, fs.ErrNotExist)
+	}
+	return bytes.Clone(data), s.types[key], nil
 }
 
 func (s *store) URL(ctx context.Context, key string) (string, error) {

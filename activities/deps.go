@@ -16,9 +16,12 @@ type Provider interface {
 
 // Store keeps images and names them with a URL. Implementations live in
 // package objectstore (S3/R2 and a local directory). Put must be idempotent:
-// writing the same key twice leaves one object.
+// writing the same key twice leaves one object. Get reads an object back (a
+// missing key gives an error matching fs.ErrNotExist): the input images of
+// an edit.
 type Store interface {
 	Put(ctx context.Context, key string, data []byte, contentType string) error
+	Get(ctx context.Context, key string) (data []byte, contentType string, err error)
 	URL(ctx context.Context, key string) (string, error)
 }
 

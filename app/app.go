@@ -538,10 +538,11 @@ func (a *App) mcpServer(opts Options, images imageReader) *mcpserver.Server {
 	// Both stores (objectstore.Local, objectstore.S3) keep the image
 	// records the gallery lists; see package history.
 	hist, _ := images.(history.Store)
+	inputs, _ := images.(mcpserver.InputStore)
 	return mcpserver.New(mcpserver.Options{
 		Jobs: a.jobsClient(opts), Logger: a.log, Version: Version, MaxWait: opts.MaxWait,
 		Placeholder: opts.Provider.Name == ProviderPreview, Observer: a.metrics, ImageReader: images,
-		ImageOrigins: a.imageOrigins(images), History: hist,
+		ImageOrigins: a.imageOrigins(images), History: hist, InputStore: inputs,
 	})
 }
 

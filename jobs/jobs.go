@@ -139,6 +139,10 @@ type StartOptions struct {
 	// returns the same job for as long as Temporal retains it, instead of a
 	// second paid generation.
 	IdempotencyKey string
+	// Prepare, if set, runs once the request and its reference images are
+	// checked, just before the workflow starts: the MCP layer stores the
+	// inline images it was sent there, so that bad input stores nothing.
+	Prepare func(ctx context.Context) error
 }
 
 // MaxIdempotencyKeyLength bounds idempotency keys.
@@ -156,12 +160,19 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 	if opts.N < 0 || opts.N > workflows.MaxImages {
 		return Job{}, false, &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: fmt.Sprintf("n must be between 1 and %d", workflows.MaxImages)}
 	}
+	// Reference images are resolved now (earlier jobs' images to their
+	// keys), so that a bad reference starts nothing.
+	sources, mask, err := c.resolveInputs(ctx, &req)
+	if err != nil {
+		return Job{}, false, err
+	}
 	// Everything the workflow needs from the models table is resolved now and
 	// travels in its input: replay never reads the table.
 	input, err := workflows.NewInput(req, opts.N)
 	if err != nil {
 		return Job{}, false, err
 	}
+	input.Inputs, input.Mask = sources, mask
 	id := uuid.NewString()
 	if opts.IdempotencyKey != "" {
 		if err := ValidateIdempotencyKey(opts.IdempotencyKey); err != nil {
@@ -173,7 +184,12 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 				return Job{}, false, fmt.Errorf("idempotency key: %w", err)
 			}
 		}
-		id = IDForKey(secret, opts.IdempotencyKey)
+		id = IDForKey(secret, idMaterial(opts.IdempotencyKey, req))
+	}
+	if opts.Prepare != nil {
+		if err := opts.Prepare(ctx); err != nil {
+			return Job{}, false, err
+		}
 	}
 	now := time.Now().UTC()
 	rec := workflows.Record{Status: workflows.StatusPending, Request: req, UpdatedAt: now}
@@ -244,6 +260,15 @@ func Details(req imagegen.Request, n int) string {
 	}
 	if n > 1 {
 		fmt.Fprintf(&b, " · **images** %d", n)
+	}
+	if req.Strength != nil {
+		fmt.Fprintf(&b, " · **strength** %g", *req.Strength)
+	}
+	if len(req.Inputs) > 0 {
+		fmt.Fprintf(&b, "\n\n**input images** %s", strings.Join(req.Inputs, " "))
+	}
+	if req.Mask != "" {
+		fmt.Fprintf(&b, "\n\n**mask** %s", req.Mask)
 	}
 	if req.NegativePrompt != "" {
 		fmt.Fprintf(&b, "\n\n**negative prompt** %s", req.NegativePrompt)

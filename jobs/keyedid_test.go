@@ -1,6 +1,10 @@
 package jobs
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/imagegen/imagegen"
+)
 
 // TestKeyedJobIDsNeedTheInstallSecret: with the name-based ids anyone who
 // knew an idempotency key could compute the job id (and its image path).
@@ -21,5 +25,39 @@ func TestKeyedJobIDsNeedTheInstallSecret(t *testing.T) {
 	}
 	if err := ValidateID(id); err != nil {
 		t.Errorf("keyed id %q is not a valid job id: %v", id, err)
+	}
+}
+
+// TestKeyedIDsOfEditsDependOnTheirInputs: one idempotency key with two
+// different edits is two jobs; a text-to-image request keeps the id it
+// always had.
+func TestKeyedIDsOfEditsDependOnTheirInputs(t *testing.T) {
+	secret := []byte("install a secret 0123456789abcdef")
+	half, one := 0.5, 1.0
+	plain := imagegen.Request{Prompt: "p", Model: "m"}
+	if got := IDForKey(secret, idMaterial("k", plain)); got != IDForKey(secret, "k") {
+		t.Errorf("a request without inputs got id %s, want the key's own %s", got, IDForKey(secret, "k"))
+	}
+	edits := map[string]imagegen.Request{
+		"input a":         {Inputs: []string{"images://a"}},
+		"input b":         {Inputs: []string{"images://b"}},
+		"inputs a, b":     {Inputs: []string{"images://a", "images://b"}},
+		"inputs b, a":     {Inputs: []string{"images://b", "images://a"}},
+		"input a, mask b": {Inputs: []string{"images://a"}, Mask: "images://b"},
+		"mask a":          {Mask: "images://a"},
+		"input a, 0.5":    {Inputs: []string{"images://a"}, Strength: &half},
+		"input a, 1":      {Inputs: []string{"images://a"}, Strength: &one},
+		"strength alone":  {Strength: &half},
+	}
+	seen := map[string]string{IDForKey(secret, "k"): "no inputs"}
+	for name, req := range edits {
+		id := IDForKey(secret, idMaterial("k", req))
+		if other, ok := seen[id]; ok {
+			t.Errorf("%s and %s share the keyed id %s", name, other, id)
+		}
+		seen[id] = name
+		if again := IDForKey(secret, idMaterial("k", req)); again != id {
+			t.Errorf("%s: the id is not stable", name)
+		}
 	}
 }

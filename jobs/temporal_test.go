@@ -156,6 +156,7 @@ type heldProvider struct {
 	entered map[string]chan struct{}
 	fails   map[string]bool
 	png     []byte
+	inputs  map[string][]imagegen.Inputs // what each call of a prompt was given
 }
 
 func newHeldProvider() *heldProvider {
@@ -163,7 +164,7 @@ func newHeldProvider() *heldProvider {
 	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
 		panic(err)
 	}
-	return &heldProvider{holds: map[string]chan struct{}{}, entered: map[string]chan struct{}{}, fails: map[string]bool{}, png: buf.Bytes()}
+	return &heldProvider{holds: map[string]chan struct{}{}, entered: map[string]chan struct{}{}, fails: map[string]bool{}, png: buf.Bytes(), inputs: map[string][]imagegen.Inputs{}}
 }
 
 // hold makes generations of prompt wait for release; entered is closed when
@@ -186,6 +187,7 @@ func (p *heldProvider) fail(prompt string, on bool) {
 func (p *heldProvider) Generate(ctx context.Context, req imagegen.Request, inputs imagegen.Inputs) (imagegen.Image, error) {
 	p.mu.Lock()
 	gate, in, fail := p.holds[req.Prompt], p.entered[req.Prompt], p.fails[req.Prompt]
+	p.inputs[req.Prompt] = append(p.inputs[req.Prompt], inputs)
 	if in != nil {
 		delete(p.entered, req.Prompt)
 		close(in)

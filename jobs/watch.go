@@ -18,15 +18,17 @@ import (
 type Progress struct {
 	// Status is pending or processing.
 	Status workflows.Status
-	// Stage is "" (pending), "generating" or "storing".
+	// Stage is "" (pending), "fetching inputs" (an edit), "generating" or
+	// "storing".
 	Stage string
 }
 
 // Activity type names as the worker registers them (the methods of
 // activities.Activities); the history names the activity each event is about.
 const (
-	generateActivity = "Generate"
-	storeActivity    = "Store"
+	generateActivity    = "Generate"
+	storeActivity       = "Store"
+	fetchInputsActivity = "FetchInputs"
 )
 
 // Wait blocks until the job finishes or timeout passes, whichever is first.
@@ -153,6 +155,8 @@ func (s *stages) add(ev *historypb.HistoryEvent) {
 		s.progress = Progress{Status: workflows.StatusPending}
 	case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 		switch ev.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() {
+		case fetchInputsActivity:
+			s.progress = Progress{Status: workflows.StatusProcessing, Stage: "fetching inputs"}
 		case generateActivity:
 			// A regeneration after a lost staged image goes back to generating.
 			s.progress = Progress{Status: workflows.StatusProcessing, Stage: "generating"}

@@ -27,6 +27,9 @@ type generateArgs struct {
 	Guidance       *float64 `json:"guidance"`
 	N              *int     `json:"n"`
 	IdempotencyKey string   `json:"idempotency_key"`
+	InputImages    []string `json:"input_images"`
+	Mask           *string  `json:"mask"`
+	Strength       *float64 `json:"strength"`
 }
 
 func (a generateArgs) request() (imagegen.Request, jobs.StartOptions, error) {
@@ -37,7 +40,23 @@ func (a generateArgs) request() (imagegen.Request, jobs.StartOptions, error) {
 		Prompt: strings.TrimSpace(*a.Prompt), Model: a.Model,
 		Width: a.Width, Height: a.Height, Steps: a.Steps, Seed: a.Seed,
 		NegativePrompt: strings.TrimSpace(a.NegativePrompt), Guidance: a.Guidance,
+		Inputs: a.InputImages, Strength: a.Strength,
 	}.WithDefaults()
+	if len(a.InputImages) > imagegen.MaxInputImages {
+		return imagegen.Request{}, jobs.StartOptions{}, &imagegen.Error{Kind: imagegen.KindInvalidInput,
+			Message: fmt.Sprintf("input_images holds %d images; at most %d are taken", len(a.InputImages), imagegen.MaxInputImages)}
+	}
+	if a.Mask != nil {
+		if *a.Mask == "" {
+			return imagegen.Request{}, jobs.StartOptions{}, &imagegen.Error{Kind: imagegen.KindInvalidInput,
+				Message: "mask is empty: leave it out, or pass the mask image as images://JOB_ID, a URL or a data: URL"}
+		}
+		req.Mask = *a.Mask
+	}
+	if a.Strength != nil && !(*a.Strength >= 0 && *a.Strength <= 1) {
+		return imagegen.Request{}, jobs.StartOptions{}, &imagegen.Error{Kind: imagegen.KindInvalidInput,
+			Message: fmt.Sprintf("strength must be between 0 and 1, not %g", *a.Strength)}
+	}
 	if err := req.Validate(); err != nil {
 		return imagegen.Request{}, jobs.StartOptions{}, err
 	}
@@ -99,7 +118,26 @@ func generateOptions() []mcp.ToolOption {
 			mcp.Description(fmt.Sprintf("How many images to generate in parallel, 1-%d (default 1).", workflows.MaxImages))),
 		mcp.WithString("idempotency_key", mcp.MaxLength(jobs.MaxIdempotencyKeyLength),
 			mcp.Description("Optional key that makes the call safe to repeat: the same key returns the same job instead of paying for a new generation.")),
+		mcp.WithArray("input_images", mcp.MaxItems(imagegen.MaxInputImages), mcp.WithStringItems(mcp.MinLength(1)),
+			mcp.Description(fmt.Sprintf("Reference images to edit or work from, for models that take them (%s; how many per model in list_models). "+
+				"Each is images://JOB_ID (the first image of an earlier completed job; images://JOB_ID/INDEX for another), "+
+				"an http(s) URL the server fetches, or a data:image/png;base64,... URL of at most %d KiB.",
+				orNone(modelsWhere(func(m imagegen.Model) bool { return m.MaxInputs > 0 })), MaxInlineImageBytes>>10))),
+		mcp.WithString("mask", mcp.MinLength(1),
+			mcp.Description("Inpainting mask, for models that take one ("+orNone(modelsWhere(func(m imagegen.Model) bool { return m.SupportsMask }))+
+				"): white where the image may change. Same forms as input_images.")),
+		mcp.WithNumber("strength", mcp.Min(0), mcp.Max(1),
+			mcp.Description("How far to move away from the input image, 0 to 1, for image-to-image models ("+
+				orNone(modelsWhere(func(m imagegen.Model) bool { return m.SupportsStrength }))+").")),
 	}
+}
+
+// orNone is a list of model names, or says there are none.
+func orNone(names string) string {
+	if names == "" {
+		return "none of the models served here"
+	}
+	return names
 }
 
 // modelsWhere names the models with a property, for tool descriptions
@@ -230,6 +268,19 @@ func (s *Server) start(ctx context.Context, tool string, req mcp.CallToolRequest
 	r, opts, err := args.request()
 	if err != nil {
 		return jobs.Job{}, false, s.toolError(ctx, tool, err)
+	}
+	// Inline images travel as references to stored bytes; they are stored
+	// only once everything else about the request checked out.
+	inline, err := inlineInputs(&r)
+	if err != nil {
+		return jobs.Job{}, false, s.toolError(ctx, tool, err)
+	}
+	if len(inline) > 0 {
+		if s.opts.InputStore == nil {
+			return jobs.Job{}, false, s.toolError(ctx, tool, &imagegen.Error{Kind: imagegen.KindInvalidInput,
+				Message: "this server has no image store for inline images: pass a URL or an earlier job's image (images://JOB_ID) instead"})
+		}
+		opts.Prepare = func(ctx context.Context) error { return s.storeInline(ctx, inline) }
 	}
 	job, existing, err = s.jobs.StartWith(ctx, r, opts)
 	if err != nil {

@@ -43,6 +43,11 @@ func (f *fakeJobs) StartWith(ctx context.Context, req imagegen.Request, opts job
 	defer f.mu.Unlock()
 	f.started = append(f.started, req)
 	f.startOpts = append(f.startOpts, opts)
+	if opts.Prepare != nil && f.err == nil { // as jobs.Client does, once the request checked out
+		if err := opts.Prepare(ctx); err != nil {
+			return jobs.Job{}, false, err
+		}
+	}
 	return jobs.Job{ID: "3f2c9a1e-8b7d-4c6e-9f01-23456789abcd", Status: workflows.StatusPending, Prompt: req.Prompt, Model: req.Model}, false, f.err
 }
 

@@ -12,8 +12,8 @@ import (
 	"github.com/imagegen/imagegen/workflows"
 )
 
-// progressTotal is the last step of a job: pending (1) → generating (2) →
-// storing (3) → done (4).
+// progressTotal is the last step of a job: pending (1) → fetching inputs
+// (1.5, edits only) → generating (2) → storing (3) → done (4).
 const progressTotal = 4
 
 // stageProgress numbers the stages a running job reports.
@@ -21,6 +21,8 @@ func stageProgress(p jobs.Progress) (float64, string) {
 	switch {
 	case p.Stage == "storing":
 		return 3, "storing"
+	case p.Stage == "fetching inputs":
+		return 1.5, "fetching inputs"
 	case p.Status == workflows.StatusProcessing:
 		return 2, "generating"
 	default:

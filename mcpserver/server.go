@@ -58,6 +58,9 @@ type Options struct {
 	// list_generations reads it, and get_job_status falls back to it for
 	// jobs past Temporal's retention. Nil lists from visibility alone.
 	History history.Store
+	// InputStore, if set, keeps the inline (data: URL) input images of
+	// edits; without it they are refused with advice.
+	InputStore InputStore
 }
 
 // Observer is told about tool calls and blocked waiters.

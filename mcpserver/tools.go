@@ -84,6 +84,8 @@ func jsonType(kind string) string {
 		return "string"
 	case "bool":
 		return "boolean"
+	case "slice":
+		return "array"
 	}
 	return kind
 }

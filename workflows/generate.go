@@ -64,6 +64,17 @@ func GenerateImage(ctx workflow.Context, in Input) (Result, error) {
 	if in.Plan != nil && in.Plan.Cost != nil {
 		rec.Cost = &Cost{Estimate: in.Plan.Cost.Estimate}
 	}
+	// An edit stages its input images first, once for all its images. A
+	// job without inputs schedules nothing here: its commands are those of
+	// every text-to-image job before editing existed.
+	var inputs activities.FetchedInputs
+	if len(in.Request.Inputs) > 0 || in.Request.Mask != "" || len(in.Inputs) > 0 || in.Mask != nil {
+		var err error
+		if inputs, err = fetchInputs(ctx, &rec, in, plan, jobID); err != nil {
+			return Result{}, err
+		}
+	}
+
 	rec.Stage = "generating"
 	if err := record(ctx, &rec, StatusProcessing); err != nil {
 		return Result{}, err
@@ -91,7 +102,7 @@ func GenerateImage(ctx workflow.Context, in Input) (Result, error) {
 		wg.Add(1)
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer wg.Done()
-			outcomes[i] = makeImage(ctx, genCtx, &rec, plan, jobID, info.WorkflowStartTime, imageRequest(in.Request, i, n), i)
+			outcomes[i] = makeImage(ctx, genCtx, &rec, plan, jobID, info.WorkflowStartTime, imageRequest(in.Request, i, n), inputs, i)
 		})
 	}
 	wg.Wait(ctx)
@@ -194,13 +205,13 @@ func imageCost(s activities.Spend) *imagegen.USD {
 
 // makeImage runs one image's pipeline: generate, then store on the worker
 // that staged it; a staged image lost with its worker is generated again once.
-func makeImage(ctx, genCtx workflow.Context, rec *Record, plan Plan, jobID string, started time.Time, req imagegen.Request, index int) imageOutcome {
+func makeImage(ctx, genCtx workflow.Context, rec *Record, plan Plan, jobID string, started time.Time, req imagegen.Request, inputs activities.FetchedInputs, index int) imageOutcome {
 	var a *activities.Activities
 	var spend activities.Spend
 	for generation := 1; ; generation++ {
 		rec.Generations = max(rec.Generations, generation)
 		var staged activities.Staged
-		in := activities.GenerateInput{JobID: jobID, Index: index, Request: req, Provider: plan.Provider}
+		in := activities.GenerateInput{JobID: jobID, Index: index, Request: req, Provider: plan.Provider, Inputs: inputs.Images, Mask: inputs.Mask}
 		err := workflow.ExecuteActivity(genCtx, a.Generate, in).Get(ctx, &staged)
 		if err != nil {
 			return imageOutcome{err: err, spend: spend.Add(activities.SpendOf(err))}
@@ -244,6 +255,44 @@ func makeImage(ctx, genCtx workflow.Context, rec *Record, plan Plan, jobID strin
 		}
 		return imageOutcome{image: img, spend: spend, placeholder: staged.Placeholder}
 	}
+}
+
+// fetchInputs runs the FetchInputs activity of an edit, recording the
+// "fetching inputs" stage first. Its error is the workflow's own (the job
+// is recorded failed or canceled).
+func fetchInputs(ctx workflow.Context, rec *Record, in Input, plan Plan, jobID string) (activities.FetchedInputs, error) {
+	// Every reference must have been resolved at start: an input that
+	// bypassed the start path with unresolved references fails rather than
+	// reaching the provider without its images.
+	if len(in.Inputs) != len(in.Request.Inputs) || (in.Mask == nil) != (in.Request.Mask == "") {
+		return activities.FetchedInputs{}, fail(ctx, rec, imagegen.KindInvalidInput,
+			"the job's input images were not resolved when it started")
+	}
+	rec.Stage = "fetching inputs"
+	if err := record(ctx, rec, StatusProcessing); err != nil {
+		return activities.FetchedInputs{}, err
+	}
+	fetchCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           TaskQueue,
+		StartToCloseTimeout: fetchInputsTimeout,
+		HeartbeatTimeout:    heartbeatTimeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        2 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        30 * time.Second,
+			MaximumAttempts:        fetchInputsAttempts,
+			NonRetryableErrorTypes: nonRetryableKinds,
+		},
+	})
+	var a *activities.Activities
+	var out activities.FetchedInputs
+	err := workflow.ExecuteActivity(fetchCtx, a.FetchInputs, activities.FetchInputsInput{
+		JobID: jobID, Sources: in.Inputs, Mask: in.Mask, MaxSide: plan.InputSide,
+	}).Get(ctx, &out)
+	if err != nil {
+		return activities.FetchedInputs{}, failFrom(ctx, rec, err)
+	}
+	return out, nil
 }
 
 // stagedImageLost: the worker that staged the image never picked up the
@@ -322,7 +371,12 @@ func describeFailure(err error) (kind imagegen.ErrorKind, what string) {
 	if errors.As(err, &te) {
 		var actErr *temporal.ActivityError
 		store := errors.As(err, &actErr) && actErr.ActivityType().GetName() == "Store"
+		fetch := errors.As(err, &actErr) && actErr.ActivityType().GetName() == "FetchInputs"
 		switch {
+		case fetch && te.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT:
+			return imagegen.KindTimeout, "the worker fetching the input images stopped responding"
+		case fetch:
+			return imagegen.KindTimeout, "fetching the input images did not finish in time"
 		case store && te.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START:
 			return imagegen.KindStorage, "the worker holding the generated image did not come back in time to store it"
 		case store:

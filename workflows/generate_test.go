@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +34,7 @@ type scriptedProvider struct {
 	always error
 	calls  int
 	reqs   []imagegen.Request
+	inputs []imagegen.Inputs
 }
 
 func (p *scriptedProvider) requests() []imagegen.Request {
@@ -45,6 +48,7 @@ func (p *scriptedProvider) Generate(ctx context.Context, req imagegen.Request, i
 	defer p.mu.Unlock()
 	p.calls++
 	p.reqs = append(p.reqs, req)
+	p.inputs = append(p.inputs, inputs)
 	if p.always != nil {
 		return imagegen.Image{}, p.always
 	}
@@ -116,6 +120,16 @@ func (s *memStore) images() int {
 		}
 	}
 	return n
+}
+
+func (s *memStore) Get(ctx context.Context, key string) ([]byte, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data, ok := s.objects[key]
+	if !ok {
+		return nil, "", fmt.Errorf("get %s: %w", key, fs.ErrNotExist)
+	}
+	return bytes.Clone(data), s.types[key], nil
 }
 
 func (s *memStore) URL(ctx context.Context, key string) (string, error) {

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/activities"
 )
 
 // Names that callers and workers must agree on.
@@ -72,7 +73,16 @@ type Input struct {
 	// the job started (see NewInput). Nil in inputs recorded before plans
 	// existed: those replay with legacyPlan.
 	Plan *Plan `json:"plan,omitempty"`
+	// Inputs and Mask are the request's reference images resolved when the
+	// job started (jobs.Client.StartWith): an earlier job's image or an
+	// inline image by its object-store key, a URL as it is. Empty for
+	// text-to-image jobs, whose commands stay what they always were.
+	Inputs []InputSource `json:"inputs,omitempty"`
+	Mask   *InputSource  `json:"mask,omitempty"`
 }
+
+// InputSource is one resolved reference image; see activities.InputSource.
+type InputSource = activities.InputSource
 
 // Result is what a completed job returns.
 type Result struct {

@@ -28,6 +28,9 @@ type Plan struct {
 	// Cost is the job's price resolved when it started (nil in inputs
 	// recorded before costs were counted: those jobs report no cost).
 	Cost *PlanCost `json:"cost,omitempty"`
+	// InputSide is the longest side input images are resized down to (the
+	// model's InputSide; 0: sent as they are).
+	InputSide int `json:"input_side,omitempty"`
 }
 
 // PlanCost is what a job was expected to cost when it started, from the
@@ -43,8 +46,15 @@ type PlanCost struct {
 // retries" for the why.
 const (
 	// generateMargin is added to the model's provider timeout for one
-	// Generate attempt: staging the image and reporting back.
+	// Generate attempt: staging the image and reporting back (and reading
+	// an edit's staged inputs).
 	generateMargin = 30 * time.Second
+	// fetchInputsTimeout bounds one FetchInputs attempt: up to five
+	// downloads (four images and a mask), each bounded by the fetcher.
+	fetchInputsTimeout = 3 * time.Minute
+	// fetchInputsAttempts bounds FetchInputs attempts (retryable faults:
+	// network, storage).
+	fetchInputsAttempts = 5
 	// defaultGenerateAttempts bounds paid provider calls per generation.
 	defaultGenerateAttempts = 5
 	// defaultGenerations: a lost staged image is regenerated at most once more.
@@ -59,6 +69,7 @@ func PlanFor(m imagegen.Model) Plan {
 		GenerateTimeout:  m.Timeout + generateMargin,
 		GenerateAttempts: defaultGenerateAttempts,
 		Generations:      defaultGenerations,
+		InputSide:        m.InputSide,
 	}
 }
 

@@ -1,0 +1,140 @@
+package imagegen
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// RefKind says where a reference image comes from.
+type RefKind int
+
+const (
+	// RefJob is an earlier job's stored image: images://JOB or images://JOB/INDEX.
+	RefJob RefKind = iota + 1
+	// RefURL is an http(s) URL, fetched by the FetchInputs activity.
+	RefURL
+	// RefInline is an image the caller sent inline, stored content-addressed
+	// by the MCP layer before the job started: inline:sha256-HEX.
+	RefInline
+)
+
+// Ref is a parsed reference image (Request.Inputs, Request.Mask).
+type Ref struct {
+	Kind RefKind
+	// JobID and Index name an earlier job's image (RefJob).
+	JobID string
+	Index int
+	// URL is the http(s) address (RefURL).
+	URL string
+	// SHA256 is the hex SHA-256 of an inline image's bytes (RefInline).
+	SHA256 string
+}
+
+// Reference syntax bounds.
+const (
+	// MaxRefURLLength bounds an input URL, in bytes.
+	MaxRefURLLength = 2048
+	// maxRefIndex bounds the image index of a job reference syntactically;
+	// whether the job has that image is checked when the job starts.
+	maxRefIndex = 99
+	// MaxInputImages is the most reference images a request may name (each
+	// model's own bound is its MaxInputs).
+	MaxInputImages = 4
+)
+
+// refJobID is the shape of a job id (a UUID, as package jobs makes them).
+var refJobID = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// ParseRef parses a reference image: images://JOB (the job's first image),
+// images://JOB/INDEX, an http:// or https:// URL, or inline:sha256-HEX. The
+// error, of kind KindInvalidInput, says what is wrong in words a model can
+// act on; name is what the caller calls the argument ("input_images[1]").
+func ParseRef(name, s string) (Ref, error) {
+	bad := func(format string, args ...any) (Ref, error) {
+		return Ref{}, invalid(name + ": " + fmt.Sprintf(format, args...))
+	}
+	if s == "" {
+		return bad("empty reference: pass images://JOB_ID (an earlier job's image), an https:// URL or a data:image/png;base64,… URL")
+	}
+	if strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return bad("%s contains spaces or control characters", quoteRef(s))
+	}
+	lower := strings.ToLower(s)
+	switch {
+	case strings.HasPrefix(lower, "images://"):
+		rest := s[len("images://"):]
+		id, idx, hasIdx := strings.Cut(rest, "/")
+		if !refJobID.MatchString(id) {
+			return bad("%s does not name a job: use images://JOB_ID with the job_id generate_image returned (a UUID), optionally /INDEX", quoteRef(s))
+		}
+		r := Ref{Kind: RefJob, JobID: id}
+		if hasIdx {
+			n, err := strconv.Atoi(idx)
+			if err != nil || n < 0 || n > maxRefIndex || strconv.Itoa(n) != idx {
+				return bad("%s: the image index must be a number from 0 (the first image) to %d", quoteRef(s), maxRefIndex)
+			}
+			r.Index = n
+		}
+		return r, nil
+	case strings.HasPrefix(lower, "http://"), strings.HasPrefix(lower, "https://"):
+		if len(s) > MaxRefURLLength {
+			return bad("the URL is %d bytes long; the limit is %d", len(s), MaxRefURLLength)
+		}
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" || u.Hostname() == "" {
+			return bad("%s is not a valid http(s) URL", quoteRef(s))
+		}
+		if u.User != nil {
+			return bad("URLs with a user name or password are refused (they would be stored with the job): make the image reachable without them")
+		}
+		return Ref{Kind: RefURL, URL: s}, nil
+	case strings.HasPrefix(lower, "inline:"):
+		sum, ok := strings.CutPrefix(s[len("inline:"):], "sha256-")
+		if b, err := hex.DecodeString(sum); !ok || err != nil || len(b) != 32 || strings.ToLower(sum) != sum {
+			return bad("%s is not an inline image reference (inline:sha256- and 64 lowercase hex digits)", quoteRef(s))
+		}
+		return Ref{Kind: RefInline, SHA256: sum}, nil
+	case strings.HasPrefix(lower, "data:"):
+		return bad("data: URLs are taken only as tool arguments (input_images, mask), where the server stores them first")
+	}
+	return bad("%s is not a reference image: use images://JOB_ID[/INDEX] (an earlier job's image), an http(s):// URL or a data:image/png;base64,… URL", quoteRef(s))
+}
+
+// String is the reference in its canonical spelling: images://JOB for a
+// job's first image, images://JOB/INDEX for the others.
+func (r Ref) String() string {
+	switch r.Kind {
+	case RefJob:
+		if r.Index == 0 {
+			return "images://" + r.JobID
+		}
+		return fmt.Sprintf("images://%s/%d", r.JobID, r.Index)
+	case RefURL:
+		return r.URL
+	case RefInline:
+		return "inline:sha256-" + r.SHA256
+	}
+	return ""
+}
+
+// InlineRef is the reference of an inline image whose SHA-256 is sum.
+func InlineRef(sum [32]byte) string { return "inline:sha256-" + hex.EncodeToString(sum[:]) }
+
+// InlineKey is the object-store key of an inline image: content-addressed,
+// so that storing the same image twice leaves one object, and without an
+// extension, so that the reference alone names it (its type is sniffed
+// from the bytes when it is read).
+func (r Ref) InlineKey() string { return "inputs/inline/sha256-" + r.SHA256 }
+
+// quoteRef quotes a reference for an error message, clipped.
+func quoteRef(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return strconv.Quote(s)
+}

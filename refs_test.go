@@ -1,0 +1,80 @@
+package imagegen
+
+import (
+	"crypto/sha256"
+	"strings"
+	"testing"
+)
+
+func TestParseRefAcceptsTheThreeFormsInCanonicalSpelling(t *testing.T) {
+	const job = "3f2c9a1e-8b7d-4c6e-9f01-23456789abcd"
+	sum := sha256.Sum256([]byte("an image"))
+	inline := InlineRef(sum)
+	for _, tc := range []struct {
+		in        string
+		kind      RefKind
+		canonical string
+	}{
+		{"images://" + job, RefJob, "images://" + job},
+		{"images://" + job + "/0", RefJob, "images://" + job},
+		{"images://" + job + "/3", RefJob, "images://" + job + "/3"},
+		{"IMAGES://" + job + "/2", RefJob, "images://" + job + "/2"},
+		{"https://example.com/cat.png?size=large", RefURL, "https://example.com/cat.png?size=large"},
+		{"http://127.0.0.1:8080/a.jpg", RefURL, "http://127.0.0.1:8080/a.jpg"},
+		{inline, RefInline, inline},
+	} {
+		r, err := ParseRef("input_images[0]", tc.in)
+		if err != nil {
+			t.Errorf("ParseRef(%q): %v", tc.in, err)
+			continue
+		}
+		if r.Kind != tc.kind || r.String() != tc.canonical {
+			t.Errorf("ParseRef(%q) = kind %d %q, want kind %d %q", tc.in, r.Kind, r.String(), tc.kind, tc.canonical)
+		}
+	}
+	r, _ := ParseRef("x", "images://"+job+"/3")
+	if r.JobID != job || r.Index != 3 {
+		t.Errorf("job ref parsed as %+v", r)
+	}
+	r, _ = ParseRef("x", inline)
+	if r.InlineKey() != "inputs/inline/sha256-"+strings.TrimPrefix(inline, "inline:sha256-") {
+		t.Errorf("inline key %q", r.InlineKey())
+	}
+}
+
+func TestParseRefRefusesMalformedReferencesNamingTheArgument(t *testing.T) {
+	const job = "3f2c9a1e-8b7d-4c6e-9f01-23456789abcd"
+	for _, tc := range []struct{ in, says string }{
+		{"", "empty reference"},
+		{"images://", "does not name a job"},
+		{"images://not-a-job", "does not name a job"},
+		{"images://" + strings.ToUpper(job), "does not name a job"},
+		{"images://" + job + "/", "image index"},
+		{"images://" + job + "/01", "image index"},
+		{"images://" + job + "/-1", "image index"},
+		{"images://" + job + "/100", "image index"},
+		{"images://" + job + "/0/1", "image index"},
+		{"images://../../etc/passwd", "does not name a job"},
+		{"ftp://example.com/a.png", "is not a reference image"},
+		{"file:///etc/passwd", "is not a reference image"},
+		{"/tmp/a.png", "is not a reference image"},
+		{"https://", "not a valid http(s) URL"},
+		{"https://user:pw@example.com/a.png", "user name or password"},
+		{"https://example.com/a b.png", "spaces or control characters"},
+		{"https://example.com/a\nb.png", "spaces or control characters"},
+		{"https://example.com/" + strings.Repeat("a", MaxRefURLLength), "limit is 2048"},
+		{"inline:sha256-abc", "not an inline image reference"},
+		{"inline:sha256-" + strings.Repeat("A", 64), "not an inline image reference"},
+		{"inline:md5-" + strings.Repeat("a", 32), "not an inline image reference"},
+		{"data:image/png;base64,iVBORw0KGgo=", "data: URLs are taken only as tool arguments"},
+	} {
+		_, err := ParseRef("input_images[1]", tc.in)
+		if err == nil {
+			t.Errorf("ParseRef(%q) accepted it", tc.in)
+			continue
+		}
+		if KindOf(err) != KindInvalidInput || !strings.HasPrefix(err.(*Error).Message, "input_images[1]: ") || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("ParseRef(%q) = %v, want invalid_input naming input_images[1] and saying %q", tc.in, err, tc.says)
+		}
+	}
+}
