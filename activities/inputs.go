@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/imagefetch"
 )
 
 // InputSource is one input image of a job (or its mask) as resolved when the
@@ -105,7 +106,7 @@ func (a *Activities) fetchInput(ctx context.Context, in FetchInputsInput, src In
 		return FetchedInput{}, err
 	}
 	var img imagegen.InputImage
-	if werr := a.Decodes.Do(ctx, func() { img, err = normalise(data, in.MaxSide) }); werr != nil {
+	if werr := a.Decodes.Do(ctx, func() { img, err = imagefetch.Normalise(data, in.MaxSide) }); werr != nil {
 		return FetchedInput{}, &imagegen.Error{Kind: imagegen.KindUpstream, Message: what + ": no place to decode it", Err: werr}
 	}
 	if err != nil {

@@ -99,21 +99,22 @@ func TestFetchInputsStagesEachSourceNormalisedInTheObjectStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// PNGs stay PNG (lossless), opaque JPEGs stay JPEG (see imagefetch.Normalise).
 	want := []struct {
-		ref, key string
-		w, h     int
+		ref, key, ct string
+		w, h         int
 	}{
-		{"images://earlier", "inputs/" + jobID + "/0.png", 512, 256},
-		{"https://example.test/cat.jpg", "inputs/" + jobID + "/1.png", 300, 200},
-		{"inline:sha256-ab", "inputs/" + jobID + "/2.png", 100, 80},
+		{"images://earlier", "inputs/" + jobID + "/0.png", "image/png", 512, 256},
+		{"https://example.test/cat.jpg", "inputs/" + jobID + "/1.jpg", "image/jpeg", 300, 200},
+		{"inline:sha256-ab", "inputs/" + jobID + "/2.png", "image/png", 100, 80},
 	}
 	if len(out.Images) != len(want) || out.Mask == nil {
 		t.Fatalf("fetched %+v, want %d images and a mask", out, len(want))
 	}
-	check := func(got activities.FetchedInput, ref, key string, w, h int) {
+	check := func(got activities.FetchedInput, ref, key, ct string, w, h int) {
 		t.Helper()
-		if got.Ref != ref || got.Key != key || got.Width != w || got.Height != h || got.ContentType != "image/png" {
-			t.Errorf("fetched %+v, want ref %s key %s %d×%d image/png", got, ref, key, w, h)
+		if got.Ref != ref || got.Key != key || got.Width != w || got.Height != h || got.ContentType != ct {
+			t.Errorf("fetched %+v, want ref %s key %s %d×%d %s", got, ref, key, w, h, ct)
 		}
 		data := f.store.objects[got.Key]
 		sum := sha256.Sum256(data)
@@ -126,9 +127,9 @@ func TestFetchInputsStagesEachSourceNormalisedInTheObjectStore(t *testing.T) {
 		}
 	}
 	for i, w := range want {
-		check(out.Images[i], w.ref, w.key, w.w, w.h)
+		check(out.Images[i], w.ref, w.key, w.ct, w.w, w.h)
 	}
-	check(*out.Mask, "images://mask", "inputs/"+jobID+"/mask.png", 512, 256)
+	check(*out.Mask, "images://mask", "inputs/"+jobID+"/mask.png", "image/png", 512, 256)
 	if len(fe.urls) != 1 || fe.urls[0] != "https://example.test/cat.jpg" {
 		t.Errorf("fetcher saw %v, want the one URL", fe.urls)
 	}
@@ -161,7 +162,7 @@ func TestFetchInputsFailuresSayWhichInputAndWhetherToRetry(t *testing.T) {
 		{name: "not an image", src: activities.InputSource{Ref: "inline:x", Key: "k"}, stored: []byte("GIF89a not really"),
 			wantType: "invalid_input", says: "not a PNG, JPEG or WebP image"},
 		{name: "truncated image", src: activities.InputSource{Ref: "inline:x", Key: "k"}, stored: sizedPNG(64, 64)[:60],
-			wantType: "invalid_input", says: "cannot be"},
+			wantType: "invalid_input", says: "does not decode"},
 		{name: "decompression bomb refused from its header", src: activities.InputSource{Ref: "inline:x", Key: "k"}, stored: bombPNG(20000, 20000),
 			wantType: "invalid_input", says: "20000×20000"},
 		{name: "fetcher refusal is final", src: activities.InputSource{Ref: "https://10.0.0.1/a.png"},

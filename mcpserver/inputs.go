@@ -3,11 +3,12 @@ package mcpserver
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/imagefetch"
 )
 
 // InputStore keeps the inline images tools are sent (objectstore's stores),
@@ -78,38 +79,17 @@ func inlineInputs(req *imagegen.Request) ([]inlineImage, error) {
 // decodeDataURL decodes a data:image/png|jpeg|webp;base64,… URL, checking
 // its size before decoding and its type from the decoded bytes.
 func decodeDataURL(name, s string) (inlineImage, error) {
-	bad := func(format string, args ...any) (inlineImage, error) {
-		return inlineImage{}, &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: name + ": " + fmt.Sprintf(format, args...)}
-	}
-	meta, payload, ok := strings.Cut(s[len("data:"):], ",")
-	if !ok {
-		return bad("a data: URL needs a comma before its data: data:image/png;base64,…")
-	}
-	mediaType, isBase64 := strings.CutSuffix(strings.ToLower(meta), ";base64")
-	switch mediaType {
-	case "image/png", "image/jpeg", "image/jpg", "image/webp":
-	default:
-		return bad("data: URLs must be PNG, JPEG or WebP images (data:image/png;base64,…), not %q", clip(meta, 40))
-	}
-	if !isBase64 {
-		return bad("the data: URL must be base64-encoded (data:%s;base64,…)", mediaType)
-	}
-	if base64.StdEncoding.DecodedLen(len(payload)) > MaxInlineImageBytes+2 {
-		return bad("the inline image is about %d KiB; inline images are limited to %d KiB: pass a URL or an earlier job's image (images://JOB_ID) instead",
-			base64.StdEncoding.DecodedLen(len(payload))>>10, MaxInlineImageBytes>>10)
-	}
-	data, err := base64.StdEncoding.DecodeString(payload)
+	data, ct, err := imagefetch.ParseDataURL(s, MaxInlineImageBytes)
 	if err != nil {
-		if data, err = base64.RawStdEncoding.DecodeString(payload); err != nil {
-			return bad("the data: URL's base64 is invalid")
+		var e *imagegen.Error
+		if errors.As(err, &e) {
+			msg := e.Message
+			if strings.Contains(msg, "larger than the limit") {
+				msg += ": pass a URL or an earlier job's image (images://JOB_ID) instead"
+			}
+			return inlineImage{}, &imagegen.Error{Kind: e.Kind, Message: name + ": " + msg}
 		}
-	}
-	if len(data) > MaxInlineImageBytes {
-		return bad("the inline image is %d KiB; inline images are limited to %d KiB", len(data)>>10, MaxInlineImageBytes>>10)
-	}
-	ct := imagegen.SniffImageType(data)
-	if ct == "" {
-		return bad("the data: URL does not hold a PNG, JPEG or WebP image")
+		return inlineImage{}, fmt.Errorf("%s: %w", name, err)
 	}
 	ref, err := imagegen.ParseRef(name, imagegen.InlineRef(sha256.Sum256(data)))
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/mcpserver"
 )
 
@@ -56,17 +55,9 @@ func editServer(t *testing.T, f *fakeJobs, store mcpserver.InputStore) *client.C
 	return c
 }
 
-// editModel is a model that takes input images, or skips the test.
-func editModel(t *testing.T, mask bool) imagegen.Model {
-	t.Helper()
-	for _, m := range imagegen.Models() {
-		if m.MaxInputs > 0 && (!mask || m.SupportsMask) {
-			return m
-		}
-	}
-	t.Skipf("no model in the models table takes input images%s yet (issue 15 adds them)", map[bool]string{true: " and a mask"}[mask])
-	return imagegen.Model{}
-}
+// editModel takes up to 4 input images (FLUX.2), imgModel one with a
+// strength (SDXL image-to-image).
+const editModel, imgModel = "flux-2-klein-4b", "sdxl-lightning"
 
 func pngData(w, h int) []byte {
 	var b bytes.Buffer
@@ -115,7 +106,6 @@ func TestEditArgumentsOfAModelWithoutInputsAreRefused(t *testing.T) {
 // TestBadInlineImagesAreRefusedAndNothingIsStored: a data: URL must be a
 // base64 PNG, JPEG or WebP image within the cap.
 func TestBadInlineImagesAreRefusedAndNothingIsStored(t *testing.T) {
-	m := editModel(t, false)
 	f, store := &fakeJobs{}, &inputStore{objects: map[string][]byte{}, types: map[string]string{}}
 	c := editServer(t, f, store)
 	big := make([]byte, mcpserver.MaxInlineImageBytes+1)
@@ -123,17 +113,17 @@ func TestBadInlineImagesAreRefusedAndNothingIsStored(t *testing.T) {
 	for _, tc := range []struct {
 		ref, want string
 	}{
-		{"data:image/png,notbase64", "must be base64-encoded"},
-		{"data:image/png;base64", "needs a comma"},
-		{"data:text/html;base64,PHNjcmlwdD4=", "must be PNG, JPEG or WebP"},
-		{"data:image/svg+xml;base64,PHN2Zz4=", "must be PNG, JPEG or WebP"},
-		{dataURL("image/png", []byte("GIF89a, not a PNG at all")), "does not hold a PNG, JPEG or WebP image"},
-		{"data:image/png;base64,!!!!", "base64 is invalid"},
-		{dataURL("image/png", big), "limited to 512 KiB"},
+		{"data:image/png,notbase64", "is not base64"},
+		{"data:image/png;base64", "has no comma"},
+		{"data:text/html;base64,PHNjcmlwdD4=", "use image/png, image/jpeg or image/webp"},
+		{"data:image/svg+xml;base64,PHN2Zz4=", "use image/png, image/jpeg or image/webp"},
+		{dataURL("image/png", []byte("GIF89a, not a PNG at all")), "is not a PNG, JPEG or WebP image"},
+		{"data:image/png;base64,!!!!", "not valid base64"},
+		{dataURL("image/png", big), "larger than the limit of 512 KiB: pass a URL or an earlier job's image"},
 		{"inline:sha256-" + strings.Repeat("ab", 32), "made by the server"},
 		{"file:///etc/passwd", "is not a reference image"},
 	} {
-		res := call(t, c, "generate_image", map[string]any{"prompt": "p", "model": m.Name, "input_images": []string{earlierJob, tc.ref}})
+		res := call(t, c, "generate_image", map[string]any{"prompt": "p", "model": editModel, "input_images": []string{earlierJob, tc.ref}})
 		if !res.IsError || !strings.Contains(text(res), tc.want) || (tc.ref != "file:///etc/passwd" && !strings.Contains(text(res), "input_images[1]")) {
 			t.Errorf("%.60s: %q, want an error about input_images[1] saying %q", tc.ref, text(res), tc.want)
 		}
@@ -148,16 +138,12 @@ func TestBadInlineImagesAreRefusedAndNothingIsStored(t *testing.T) {
 // bytes are stored content-addressed only when the job layer accepted the
 // request.
 func TestInlineImagesAreStoredOnceAndTheJobNamesThemByHash(t *testing.T) {
-	m := editModel(t, false)
 	f, store := &fakeJobs{}, &inputStore{objects: map[string][]byte{}, types: map[string]string{}}
 	c := editServer(t, f, store)
 	img := pngData(16, 8)
 	sum := sha256.Sum256(img)
 	ref := "inline:sha256-" + hex.EncodeToString(sum[:])
-	args := map[string]any{"prompt": "make it snow", "model": m.Name, "input_images": []string{dataURL("image/png", img), earlierJob + "/0", dataURL("IMAGE/PNG", img)}}
-	if m.SupportsStrength {
-		args["strength"] = 0.6
-	}
+	args := map[string]any{"prompt": "make it snow", "model": editModel, "input_images": []string{dataURL("image/png", img), earlierJob + "/0", dataURL("IMAGE/PNG", img)}}
 	res := call(t, c, "generate_image", args)
 	if res.IsError {
 		t.Fatal(text(res))
@@ -166,9 +152,6 @@ func TestInlineImagesAreStoredOnceAndTheJobNamesThemByHash(t *testing.T) {
 	if strings.Join(r.Inputs, " ") != ref+" "+earlierJob+"/0 "+ref {
 		t.Errorf("the job got inputs %q, want the inline reference, the job reference as given, the inline reference", r.Inputs)
 	}
-	if m.SupportsStrength && (r.Strength == nil || *r.Strength != 0.6) {
-		t.Errorf("strength = %v, want 0.6", r.Strength)
-	}
 	key := "inputs/inline/sha256-" + hex.EncodeToString(sum[:])
 	if store.count() != 1 || !bytes.Equal(store.objects[key], img) || store.types[key] != "image/png" {
 		t.Errorf("store holds %d objects; %s: %d bytes %q, want the image once", store.count(), key, len(store.objects[key]), store.types[key])
@@ -176,8 +159,29 @@ func TestInlineImagesAreStoredOnceAndTheJobNamesThemByHash(t *testing.T) {
 
 	// Without a store, inline images are refused with advice.
 	c = editServer(t, &fakeJobs{}, nil)
-	res = call(t, c, "generate_image", map[string]any{"prompt": "p", "model": m.Name, "input_images": []string{dataURL("image/png", img)}})
+	res = call(t, c, "generate_image", map[string]any{"prompt": "p", "model": editModel, "input_images": []string{dataURL("image/png", img)}})
 	if !res.IsError || !strings.Contains(text(res), "pass a URL or an earlier job's image") {
 		t.Errorf("inline image without a store: %q", text(res))
+	}
+}
+
+// TestInpaintingArgumentsReachTheJobLayer: an image-to-image model gets its
+// input, an inline mask by reference, and the strength.
+func TestInpaintingArgumentsReachTheJobLayer(t *testing.T) {
+	f, store := &fakeJobs{}, &inputStore{objects: map[string][]byte{}, types: map[string]string{}}
+	c := editServer(t, f, store)
+	mask := pngData(8, 8)
+	sum := sha256.Sum256(mask)
+	res := call(t, c, "generate_image_and_wait", map[string]any{"prompt": "a red door", "model": imgModel,
+		"input_images": []string{earlierJob}, "mask": dataURL("image/png", mask), "strength": 0.6})
+	if res.IsError {
+		t.Fatal(text(res))
+	}
+	r := f.started[0]
+	if len(r.Inputs) != 1 || r.Inputs[0] != earlierJob || r.Mask != "inline:sha256-"+hex.EncodeToString(sum[:]) || r.Strength == nil || *r.Strength != 0.6 {
+		t.Errorf("request inputs %q mask %q strength %v", r.Inputs, r.Mask, r.Strength)
+	}
+	if !bytes.Equal(store.objects["inputs/inline/sha256-"+hex.EncodeToString(sum[:])], mask) {
+		t.Error("the mask was not stored under its hash")
 	}
 }

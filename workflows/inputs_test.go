@@ -102,10 +102,14 @@ func TestEditFetchesItsInputsOnceThenEveryImageGetsThem(t *testing.T) {
 		if len(got.Images) != 2 || got.Mask != nil {
 			t.Fatalf("call %d got %d inputs, mask %v; want 2, none", i, len(got.Images), got.Mask != nil)
 		}
-		for j, img := range got.Images {
-			staged := h.store.objects["inputs/"+"default-test-workflow-id"+"/"+string(rune('0'+j))+".png"]
-			if img.Width != 4 || img.Height != 4 || img.ContentType != "image/png" || !bytes.Equal(img.Data, staged) || len(staged) == 0 {
-				t.Errorf("call %d input %d: %d×%d %s (%d bytes), want the staged 4×4 PNG", i, j, img.Width, img.Height, img.ContentType, len(img.Data))
+		// The PNG stays a PNG, the opaque JPEG a JPEG (imagefetch.Normalise).
+		for j, want := range []struct{ key, ct string }{
+			{"inputs/default-test-workflow-id/0.png", "image/png"},
+			{"inputs/default-test-workflow-id/1.jpg", "image/jpeg"},
+		} {
+			img, staged := got.Images[j], h.store.objects[want.key]
+			if img.Width != 4 || img.Height != 4 || img.ContentType != want.ct || !bytes.Equal(img.Data, staged) || len(staged) == 0 {
+				t.Errorf("call %d input %d: %d×%d %s (%d bytes), want the staged 4×4 %s %s", i, j, img.Width, img.Height, img.ContentType, len(img.Data), want.ct, want.key)
 			}
 		}
 	}

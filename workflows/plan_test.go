@@ -14,7 +14,7 @@ func TestNewInputResolvesThePlanFromTheModelsTable(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", m.Name, err)
 		}
-		want := workflows.Plan{Provider: m.Provider, GenerateTimeout: m.Timeout + 30*time.Second, GenerateAttempts: 5, Generations: 2}
+		want := workflows.Plan{Provider: m.Provider, GenerateTimeout: m.Timeout + 30*time.Second, GenerateAttempts: 5, Generations: 2, InputSide: m.InputSide}
 		if in.Plan == nil || in.N != 2 || in.Request.Model != m.Name {
 			t.Fatalf("%s: input %+v plan %+v", m.Name, in, in.Plan)
 		}
