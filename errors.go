@@ -22,6 +22,9 @@ const (
 	KindBadResponse   ErrorKind = "bad_response"   // unreadable answer (wrong type, truncated image): retry
 	KindStorage       ErrorKind = "storage"        // storage temporarily failing: retry the upload
 	KindMisconfigured ErrorKind = "misconfigured"  // storage or provider set up wrong (no bucket, denied)
+	// KindBudgetExceeded: the operator's daily budget (or per-job ceiling)
+	// does not cover the job, which was therefore not started.
+	KindBudgetExceeded ErrorKind = "budget_exceeded"
 )
 
 // Retryable reports whether trying the same call again may succeed.
@@ -38,7 +41,7 @@ func (k ErrorKind) Retryable() bool {
 func (k ErrorKind) Known() bool {
 	switch k {
 	case KindInvalidInput, KindUnknownModel, KindUnauthorized, KindQuotaExceeded, KindCapacity,
-		KindTimeout, KindUpstream, KindBadResponse, KindStorage, KindMisconfigured:
+		KindTimeout, KindUpstream, KindBadResponse, KindStorage, KindMisconfigured, KindBudgetExceeded:
 		return true
 	default:
 		return false
@@ -64,6 +67,8 @@ func (k ErrorKind) Advice() string {
 		return "The image was generated but could not be stored after several retries; try again later."
 	case KindMisconfigured:
 		return "The service is misconfigured; tell the operator. Retrying will not help."
+	case KindBudgetExceeded:
+		return "No job was started: tell the user before spending more; a cheaper model, fewer or smaller images fit better, or wait for the budget to reset at 00:00 UTC (get_budget shows what is left)."
 	default:
 		return "Try again later."
 	}

@@ -89,6 +89,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		tw := worker.New(w.opts.Temporal, queue, tuning)
 		if queue == workflows.TaskQueue {
 			workflows.Register(tw)
+			// The budget ledger's orphan check, a local activity.
+			tw.RegisterActivity(&activities.Ledger{Temporal: w.opts.Temporal})
 		}
 		tw.RegisterActivity(acts)
 		if err := tw.Start(); err != nil {

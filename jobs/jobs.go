@@ -70,6 +70,7 @@ type Client struct {
 	dc        converter.DataConverter
 	closes    *closeWatcher
 	idSecret  func() ([]byte, error)
+	budget    Budget
 }
 
 // Options configures a Client.
@@ -85,6 +86,9 @@ type Options struct {
 	// IDForKey); it is called only when a key is used. Every process that
 	// starts jobs in one namespace must use the same secret. Nil: none.
 	IDSecret func() ([]byte, error)
+	// Budget bounds what started jobs may cost (see Budget); the zero value
+	// bounds nothing.
+	Budget Budget
 }
 
 // New wraps a connected Temporal client.
@@ -100,9 +104,9 @@ func New(c client.Client, opts Options) *Client {
 	}
 	return &Client{
 		temporal: c, namespace: opts.Namespace, uiBase: strings.TrimRight(opts.UIBaseURL, "/"), log: opts.Logger,
-		idSecret: opts.IDSecret,
-		dc:       converter.GetDefaultDataConverter(),
-		closes:   &closeWatcher{list: c.ListWorkflow, namespace: opts.Namespace, every: opts.CloseWatchEvery, log: opts.Logger},
+		idSecret: opts.IDSecret, budget: opts.Budget,
+		dc:     converter.GetDefaultDataConverter(),
+		closes: &closeWatcher{list: c.ListWorkflow, namespace: opts.Namespace, every: opts.CloseWatchEvery, log: opts.Logger},
 	}
 }
 
@@ -191,6 +195,17 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 			return Job{}, false, err
 		}
 	}
+	// With a budget the estimate is checked against the per-job ceiling,
+	// then reserved on today's ledger; a refusal starts nothing.
+	est, err := c.budget.estimate(req, opts.N)
+	if err != nil {
+		return Job{}, false, err
+	}
+	reservation, fresh, err := c.reserve(ctx, id, req, est)
+	if err != nil {
+		return Job{}, false, err
+	}
+	input.Budget = reservation
 	now := time.Now().UTC()
 	rec := workflows.Record{Status: workflows.StatusPending, Request: req, UpdatedAt: now}
 	sopts := client.StartWorkflowOptions{
@@ -219,12 +234,23 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started) && opts.IdempotencyKey != "":
+		if reservation != nil && fresh {
+			// The key's job ran before and settled: this call reserved
+			// for a job it does not start.
+			c.release(ctx, reservation, id, req.Model)
+		}
 		job, err := c.sameRequest(ctx, id, req)
 		return job, true, err
 	case err != nil:
+		// A reservation stays until the ledger sees that no such job runs
+		// (the start may have reached Temporal before the error).
 		return Job{}, false, c.wrap("start job", err)
 	}
-	c.log.Info("job started", "job_id", id, "model", req.Model, "n", max(opts.N, 1))
+	if reservation != nil {
+		c.log.Info("job started", "job_id", id, "model", req.Model, "n", max(opts.N, 1), "reserved", reservation.Amount.String(), "ledger", reservation.Ledger)
+	} else {
+		c.log.Info("job started", "job_id", id, "model", req.Model, "n", max(opts.N, 1))
+	}
 	return c.withLink(Job{ID: id, Status: workflows.StatusPending, Prompt: req.Prompt, Model: req.Model, CreatedAt: now, UpdatedAt: now}), false, nil
 }
 

@@ -53,6 +53,12 @@ func (c *Client) Retry(ctx context.Context, id, reason string) (Job, error) {
 	if err != nil {
 		return Job{}, err
 	}
+	// The new run has the same input, so it settles on the ledger the job
+	// first reserved on: reserve there again, for today's ledger only.
+	reservation, err := c.reserveRetry(ctx, id, job.Model)
+	if err != nil {
+		return Job{}, err
+	}
 	if reason == "" {
 		reason = "imagegen retry"
 	}
@@ -64,6 +70,9 @@ func (c *Client) Retry(ctx context.Context, id, reason string) (Job, error) {
 		RequestId:                 uuid.NewString(),
 	})
 	if err != nil {
+		if reservation != nil {
+			c.release(ctx, reservation, id, job.Model)
+		}
 		return Job{}, c.wrap("retry job "+id, err)
 	}
 	c.log.Info("job retried", "job_id", id, "new_run_id", resp.GetRunId(), "previous_status", job.Status)

@@ -64,6 +64,7 @@ func startStack(t *testing.T) *stack {
 		w := worker.New(wc, queue, worker.Options{})
 		if queue == workflows.TaskQueue {
 			workflows.Register(w)
+			w.RegisterActivity(&activities.Ledger{Temporal: wc})
 		}
 		w.RegisterActivity(acts)
 		if err := w.Start(); err != nil {

@@ -49,6 +49,10 @@ func GenerateImage(ctx workflow.Context, in Input) (Result, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (Record, error) { return rec, nil }); err != nil {
 		return Result{}, err
 	}
+	if in.Budget != nil {
+		// Last of all, whatever the outcome: settle what the job cost.
+		defer func() { settleBudget(ctx, *in.Budget, jobID, in.Request.Model, settledCost(&rec, in.Budget.Amount)) }()
+	}
 
 	metrics := workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"model": in.Request.Model})
 	metrics.Counter(jobsStartedMetric).Inc(1)

@@ -79,6 +79,19 @@ type Input struct {
 	// text-to-image jobs, whose commands stay what they always were.
 	Inputs []InputSource `json:"inputs,omitempty"`
 	Mask   *InputSource  `json:"mask,omitempty"`
+	// Budget is the job's reservation on a day's budget ledger (see
+	// BudgetLedger), nil when no budget is configured: only a job with one
+	// signals the ledger when it ends, so inputs without it (and every
+	// history recorded before budgets) produce the same commands as before.
+	Budget *BudgetReservation `json:"budget,omitempty"`
+}
+
+// BudgetReservation names the ledger holding a job's reserved estimate.
+type BudgetReservation struct {
+	// Ledger is the ledger's workflow id (BudgetLedgerID of the day).
+	Ledger string `json:"ledger"`
+	// Amount is the estimate reserved for the job.
+	Amount imagegen.USD `json:"amount"`
 }
 
 // InputSource is one resolved reference image; see activities.InputSource.

@@ -237,6 +237,7 @@ func startWorkers(t *testing.T, c client.Client, p activities.Provider, withStor
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	workflows.Register(w)
 	w.RegisterActivity(r.acts)
+	w.RegisterActivity(&activities.Ledger{Temporal: c})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

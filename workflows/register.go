@@ -5,7 +5,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// Register registers the workflow under its stable name.
+// Register registers the workflows under their stable names: the job and
+// the daily budget ledger.
 func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(GenerateImage, workflow.RegisterOptions{Name: WorkflowName})
+	r.RegisterWorkflowWithOptions(BudgetLedger, workflow.RegisterOptions{Name: BudgetWorkflowName})
 }
