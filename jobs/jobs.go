@@ -177,6 +177,11 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 		return Job{}, false, err
 	}
 	input.Inputs, input.Mask = sources, mask
+	// With a budget: priced, and under the per-job ceiling.
+	est, err := c.budget.estimate(req, opts.N)
+	if err != nil {
+		return Job{}, false, err
+	}
 	id := uuid.NewString()
 	if opts.IdempotencyKey != "" {
 		if err := ValidateIdempotencyKey(opts.IdempotencyKey); err != nil {
@@ -195,12 +200,8 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 			return Job{}, false, err
 		}
 	}
-	// With a budget the estimate is checked against the per-job ceiling,
-	// then reserved on today's ledger; a refusal starts nothing.
-	est, err := c.budget.estimate(req, opts.N)
-	if err != nil {
-		return Job{}, false, err
-	}
+	// With a budget the estimate (checked above) is reserved on today's
+	// ledger; a refusal starts nothing.
 	reservation, fresh, err := c.reserve(ctx, id, req, est)
 	if err != nil {
 		return Job{}, false, err
