@@ -1,10 +1,17 @@
 package workflows_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
+	"image"
+	"image/png"
 	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,11 +24,13 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/google/uuid"
 	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/activities"
 	"github.com/imagegen/imagegen/devserver"
+	"github.com/imagegen/imagegen/imagefetch"
 	"github.com/imagegen/imagegen/workersai"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 	"github.com/imagegen/imagegen/workflows"
@@ -94,7 +103,7 @@ func TestRecordHistories(t *testing.T) {
 		}
 		return run
 	}
-	save := func(t *testing.T, name string, run client.WorkflowRun) {
+	history := func(t *testing.T, run client.WorkflowRun) *historypb.History {
 		t.Helper()
 		it := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		hist := &historypb.History{}
@@ -105,6 +114,11 @@ func TestRecordHistories(t *testing.T) {
 			}
 			hist.Events = append(hist.Events, ev)
 		}
+		return hist
+	}
+	save := func(t *testing.T, name string, run client.WorkflowRun) {
+		t.Helper()
+		hist := history(t, run)
 		b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
 		if err != nil {
 			t.Fatal(err)
@@ -202,6 +216,56 @@ func TestRecordHistories(t *testing.T) {
 		}
 		save(t, "history_unknown_model.json", run)
 	})
+	t.Run("edit of a job's image and a URL", func(t *testing.T) {
+		// Two images (FetchInputs runs once for both) from a 1 MiB earlier
+		// image in the store and a URL on a loopback site the fetcher is
+		// allowed to reach. The history must stay free of their bytes.
+		source, photo := noisePNG(t, 600, 600), noisePNG(t, 64, 48)
+		site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "image/png")
+			w.Write(photo)
+		}))
+		defer site.Close()
+		store := newMemStore()
+		w := startWorkers(t, c, provider, true, func(a *activities.Activities) {
+			a.ImageStore = store
+			a.Fetcher = imagefetch.New(imagefetch.Options{Policy: imagefetch.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}})
+		})
+		defer w.stop()
+		const sourceJob = "0578872d-1f7e-4c2a-9b0d-5e6f7a8b9c0d"
+		sourceKey := "2026/12/01/" + sourceJob + ".png"
+		if err := store.Put(ctx, sourceKey, source, "image/png"); err != nil {
+			t.Fatal(err)
+		}
+		in := input(t, "the same lighthouse in snow", "flux-2-klein-4b", 2)
+		in.Request.Inputs = []string{"images://" + sourceJob, site.URL + "/photo.png"}
+		in.Inputs = []workflows.InputSource{{Ref: in.Request.Inputs[0], Key: sourceKey}, {Ref: in.Request.Inputs[1]}}
+		run := start(t, in)
+		var res workflows.Result
+		if err := run.Get(ctx, &res); err != nil || len(res.Images) != 2 {
+			t.Fatalf("edit: %+v, %v", res, err)
+		}
+		hist := history(t, run)
+		size := proto.Size(hist)
+		t.Logf("history of an edit with a %d-byte input image: %d bytes", len(source), size)
+		if len(source) < 1<<20 || size > 64<<10 {
+			t.Fatalf("history of an edit is %d bytes with a %d-byte input: image bytes in it?", size, len(source))
+		}
+		save(t, "history_edit_completed.json", run)
+	})
+	t.Run("edit whose input is gone", func(t *testing.T) {
+		w := startWorkers(t, c, provider, true)
+		defer w.stop()
+		in := input(t, "an edit of a deleted image", "flux-2-klein-4b", 1)
+		in.Request.Inputs = []string{"images://0578872d-1f7e-4c2a-9b0d-5e6f7a8b9c0d"}
+		in.Inputs = []workflows.InputSource{{Ref: in.Request.Inputs[0], Key: "2026/12/01/0578872d-1f7e-4c2a-9b0d-5e6f7a8b9c0d.png"}}
+		run := start(t, in)
+		if err := run.Get(ctx, nil); err == nil {
+			t.Fatal("an edit of a missing image completed")
+		}
+		wantStatus(t, run, workflows.StatusFailed)
+		save(t, "history_edit_input_gone.json", run)
+	})
 	t.Run("provider failure", func(t *testing.T) {
 		w := startWorkers(t, c, provider, true)
 		defer w.stop()
@@ -224,7 +288,9 @@ type recordWorkers struct {
 	workers    []worker.Worker
 }
 
-func startWorkers(t *testing.T, c client.Client, p activities.Provider, withStore bool) *recordWorkers {
+// startWorkers starts a worker's queues with the real activities; each
+// configure, if any, changes the activities first.
+func startWorkers(t *testing.T, c client.Client, p activities.Provider, withStore bool, configure ...func(*activities.Activities)) *recordWorkers {
 	t.Helper()
 	dir := t.TempDir()
 	staging, err := activities.OpenStaging(dir, "imagegen-store")
@@ -234,6 +300,9 @@ func startWorkers(t *testing.T, c client.Client, p activities.Provider, withStor
 	r := &recordWorkers{c: c, stagingDir: dir, acts: &activities.Activities{
 		Provider: p, ImageStore: newMemStore(), ProviderName: "workersai", Staging: staging, HeartbeatEvery: 200 * time.Millisecond,
 	}}
+	for _, f := range configure {
+		f(r.acts)
+	}
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	workflows.Register(w)
 	w.RegisterActivity(r.acts)
@@ -274,4 +343,20 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// noisePNG is an opaque PNG of random pixels: it does not compress, so it
+// is about w×h×3 bytes.
+func noisePNG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	r := rand.New(rand.NewPCG(uint64(w), uint64(h)))
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = uint8(r.Uint32()), uint8(r.Uint32()), uint8(r.Uint32()), 255
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

@@ -1,11 +1,15 @@
 package workflows_test
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"testing"
 	_ "unsafe" // go:linkname, to change the real models table in one test
 
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/workflows"
@@ -38,6 +42,7 @@ var recordedScenarios = []string{
 	"history_completed.json", "history_failed.json",
 	"history_n1_completed.json", "history_n3_one_failed.json", "history_canceled_while_generating.json",
 	"history_staged_image_lost.json", "history_unknown_model.json", "history_provider_failure.json",
+	"history_edit_completed.json", "history_edit_input_gone.json",
 }
 
 func replayAll(t *testing.T) {
@@ -50,6 +55,39 @@ func replayAll(t *testing.T) {
 				t.Fatalf("replay %s: %v", f, err)
 			}
 		})
+	}
+}
+
+// TestSavedEditHistoryHoldsNoImageBytes: the edit's recorded history runs
+// FetchInputs once for its two images and carries only references and
+// metadata: it was recorded with a 1 MiB input image (see
+// TestRecordHistories, which also checks the live history's size).
+func TestSavedEditHistoryHoldsNoImageBytes(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "history_edit_completed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > 64<<10 {
+		t.Errorf("the edit's saved history is %d bytes: image data in it?", len(b))
+	}
+	// PNG and JPEG signatures, base64-encoded (as payloads are).
+	for _, sig := range []string{"iVBORw0KGgo", "/9j/"} {
+		if bytes.Contains(b, []byte(sig)) {
+			t.Errorf("the edit's saved history contains %q: an encoded image", sig)
+		}
+	}
+	var hist historypb.History
+	if err := protojson.Unmarshal(b, &hist); err != nil {
+		t.Fatal(err)
+	}
+	scheduled := map[string]int{}
+	for _, ev := range hist.GetEvents() {
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+			scheduled[a.GetActivityType().GetName()]++
+		}
+	}
+	if scheduled["FetchInputs"] != 1 || scheduled["Generate"] != 2 || scheduled["Store"] != 2 {
+		t.Errorf("the edit's history schedules %v, want FetchInputs once, Generate and Store twice", scheduled)
 	}
 }
 
