@@ -292,10 +292,10 @@ func Details(req imagegen.Request, n int) string {
 		fmt.Fprintf(&b, " · **strength** %g", *req.Strength)
 	}
 	if len(req.Inputs) > 0 {
-		fmt.Fprintf(&b, "\n\n**input images** %s", strings.Join(req.Inputs, " "))
+		fmt.Fprintf(&b, "\n\n**input images** %s", strings.Join(imagegen.ShowRefs(req.Inputs), " "))
 	}
 	if req.Mask != "" {
-		fmt.Fprintf(&b, "\n\n**mask** %s", req.Mask)
+		fmt.Fprintf(&b, "\n\n**mask** %s", imagegen.ShowRef(req.Mask))
 	}
 	if req.NegativePrompt != "" {
 		fmt.Fprintf(&b, "\n\n**negative prompt** %s", req.NegativePrompt)

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/imagegen/imagegen"
@@ -59,5 +60,22 @@ func TestKeyedIDsOfEditsDependOnTheirInputs(t *testing.T) {
 		if again := IDForKey(secret, idMaterial("k", req)); again != id {
 			t.Errorf("%s: the id is not stable", name)
 		}
+	}
+}
+
+// TestDetailsNameAnEditsInputsWithoutURLSecrets: the Temporal Web UI's job
+// page names an edit's inputs, mask and strength, never a URL's query.
+func TestDetailsNameAnEditsInputsWithoutURLSecrets(t *testing.T) {
+	s := 0.3
+	d := Details(imagegen.Request{Prompt: "p", Model: "sdxl-base", Strength: &s,
+		Inputs: []string{"images://0578872d-1f7e-4c2a-9b0d-5e6f7a8b9c0d/1", "https://cdn.example.com/a.png?X-Amz-Signature=s3cret"},
+		Mask:   "https://u:pw@cdn.example.com/m.png"}, 1)
+	for _, want := range []string{"**strength** 0.3", "**input images** images://0578872d-1f7e-4c2a-9b0d-5e6f7a8b9c0d/1 https://cdn.example.com/a.png?…", "**mask** https://cdn.example.com/m.png"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("details %q lack %q", d, want)
+		}
+	}
+	if strings.Contains(d, "s3cret") || strings.Contains(d, "pw@") {
+		t.Errorf("details %q show a URL secret", d)
 	}
 }

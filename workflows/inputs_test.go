@@ -7,10 +7,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/activities"
 	"github.com/imagegen/imagegen/workflows"
 )
 
@@ -168,5 +171,24 @@ func TestEditFailsBeforeAnyProviderCall(t *testing.T) {
 				t.Errorf("provider called %d times, Generate ran %d times; want none", h.provider.Calls(), log.count("Generate"))
 			}
 		})
+	}
+}
+
+// TestEditCanceledWhileFetchingIsCanceled: a cancel during FetchInputs ends
+// the job canceled, without a provider call.
+func TestEditCanceledWhileFetchingIsCanceled(t *testing.T) {
+	h := newHarness(t)
+	h.env.OnActivity("FetchInputs", mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.FetchInputsInput) (activities.FetchedInputs, error) {
+			<-ctx.Done()
+			return activities.FetchedInputs{}, ctx.Err()
+		})
+	h.env.RegisterDelayedCallback(h.env.CancelWorkflow, time.Second)
+	_, err := h.runInput(t, editInput(t, 1))
+	if !temporal.IsCanceledError(err) {
+		t.Fatalf("workflow ended with %v, want canceled", err)
+	}
+	if rec := h.state(t); rec.Status != workflows.StatusCanceled || h.provider.Calls() != 0 {
+		t.Errorf("job %s (%s) after %d provider calls, want canceled after none", rec.Status, rec.Error, h.provider.Calls())
 	}
 }
