@@ -368,3 +368,50 @@ func TypicalCost(m Model) (USD, bool) {
 }
 
 var _ json.Marshaler = USD(0)
+
+// Units describes the price in the page's own units, e.g. "$0.0000528 per
+// 512x512 output tile + $0.0001056 per step", or "unknown: ..." with the note.
+func (p Price) Units() string {
+	if !p.Known {
+		return "unknown: " + p.Note
+	}
+	var parts []string
+	add := func(v USD, unit string) {
+		if v != 0 {
+			parts = append(parts, v.String()+" per "+unit)
+		}
+	}
+	add(p.OutputTile, "512x512 output tile")
+	add(p.Step, "step")
+	add(p.OutputTileStep, "512x512 output tile per step")
+	add(p.InputTile, "512x512 input tile")
+	add(p.InputTileStep, "512x512 input tile per step")
+	add(p.FirstMegapixel, "first output megapixel")
+	add(p.ExtraMegapixel, "further output megapixel")
+	add(p.InputMegapixel, "input image megapixel")
+	return strings.Join(parts, " + ")
+}
+
+// DefaultSettings describes the call TypicalCost prices: the model's default
+// size and steps, e.g. "1024x1024, 4 steps".
+func DefaultSettings(m Model) string {
+	p, ok := PriceOf(m)
+	if !ok {
+		return ""
+	}
+	w, h, steps := callSize(m, p, Request{})
+	s := ""
+	if w > 0 && h > 0 {
+		s = fmt.Sprintf("%dx%d", w, h)
+	}
+	if steps > 0 {
+		if s != "" {
+			s += ", "
+		}
+		if p.FixedSteps == 0 && m.DefaultSteps == 0 {
+			s += "up to " // no documented default: priced at the maximum
+		}
+		s += fmt.Sprintf("%d steps", steps)
+	}
+	return s
+}

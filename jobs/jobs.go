@@ -51,6 +51,9 @@ type Job struct {
 	Inputs   []string `json:"inputs,omitempty"`
 	Mask     string   `json:"mask,omitempty"`
 	Strength *float64 `json:"strength,omitempty"`
+	// Cost is the estimate while the job runs and what it cost once it has
+	// finished (nil for jobs started before costs were counted).
+	Cost *workflows.Cost `json:"cost,omitempty"`
 }
 
 // Errors the callers tell apart.
@@ -555,6 +558,7 @@ func (c *Client) fromInfo(info *workflowpb.WorkflowExecutionInfo) Job {
 		UpdatedAt: rec.UpdatedAt,
 		Inputs:    imagegen.ShowRefs(rec.Request.Inputs),
 		Strength:  rec.Request.Strength,
+		Cost:      rec.Cost,
 	}
 	if rec.Request.Mask != "" {
 		job.Mask = imagegen.ShowRef(rec.Request.Mask)

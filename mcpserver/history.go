@@ -56,7 +56,7 @@ const pastRetention = "This job is past the Temporal retention period: its workf
 func (s *Server) getJob(ctx context.Context, id string) (JobView, error) {
 	job, err := s.jobs.Get(ctx, id)
 	if err == nil {
-		return viewOf(job), nil
+		return s.view(job), nil
 	}
 	if !errors.Is(err, jobs.ErrNotFound) || s.opts.History == nil {
 		return JobView{}, err

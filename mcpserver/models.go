@@ -13,6 +13,8 @@ import (
 type ModelList struct {
 	Models  []ModelView `json:"models"`
 	Default string      `json:"default"`
+	// CostNote is set on a service that renders offline placeholders.
+	CostNote string `json:"cost_note,omitempty" jsonschema:"Set when this service renders offline placeholders: then no job costs anything, whatever the model's price"`
 }
 
 // ModelView describes one model: what it takes, how fast it is, what it returns.
@@ -36,6 +38,12 @@ type ModelView struct {
 	InputSide      int  `json:"input_side,omitempty" jsonschema:"Input images are resized down to this longest side in pixels before they are sent"`
 	Mask           bool `json:"mask,omitempty" jsonschema:"True when the model inpaints within a mask"`
 	Strength       bool `json:"strength,omitempty" jsonschema:"True when the model takes an image-to-image strength"`
+	// TypicalCost, Price, PriceAsOf and PriceSource: what an image costs
+	// and the published figures behind it.
+	TypicalCost string `json:"typical_cost" jsonschema:"What one image costs at the default settings (e.g. $0.0006336 per image at 1024x1024, 4 steps), or unknown when the model has no published price"`
+	Price       string `json:"price" jsonschema:"The published unit prices the cost is computed from (per 512x512 tile, per step, per input tile), or unknown and why"`
+	PriceAsOf   string `json:"price_as_of,omitempty" jsonschema:"When the price was read from its source (YYYY-MM-DD)"`
+	PriceSource string `json:"price_source,omitempty" jsonschema:"Where the price is published"`
 }
 
 func (s *Server) listModelsTool() server.ServerTool {
@@ -54,6 +62,9 @@ func (s *Server) listModelsTool() server.ServerTool {
 			return mcp.NewToolResultError(err.Error()), nil
 		}
 		out := ModelList{Default: imagegen.DefaultModel}
+		if s.opts.Placeholder {
+			out.CostNote = "preview: this service renders offline placeholders, which cost nothing; the prices are what the models cost with real credentials"
+		}
 		for _, m := range imagegen.Models() {
 			out.Models = append(out.Models, modelView(m))
 		}
@@ -93,6 +104,16 @@ func modelView(m imagegen.Model) ModelView {
 	if m.SupportsStrength {
 		v.Parameters = append(v.Parameters, "strength")
 		v.Strength = true
+	}
+	v.TypicalCost, v.Price = "unknown", "unknown: no price entry"
+	if p, ok := imagegen.PriceOf(m); ok {
+		v.Price, v.PriceAsOf, v.PriceSource = p.Units(), p.AsOf, p.Source
+		if c, ok := imagegen.TypicalCost(m); ok {
+			v.TypicalCost = c.String() + " per image"
+			if d := imagegen.DefaultSettings(m); d != "" {
+				v.TypicalCost += " at " + d
+			}
+		}
 	}
 	return v
 }

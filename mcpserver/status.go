@@ -149,7 +149,7 @@ func (s *Server) waitResult(ctx context.Context, tool, id string, timeout time.D
 		}
 		return s.toolError(ctx, tool, err)
 	}
-	view := viewOf(job)
+	view := s.view(job)
 	switch {
 	case !done:
 		return structured(WaitResult{Done: false, Job: view, Message: fmt.Sprintf(

@@ -3,6 +3,7 @@ package mcpserver
 import (
 	"time"
 
+	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/jobs"
 )
 
@@ -39,6 +40,21 @@ type JobView struct {
 	InputImages []string `json:"input_images,omitempty" jsonschema:"The reference images the job edited or started from: images://JOB[/INDEX] of an earlier job, an http(s) URL shown without its query string or user info, or inline:sha256-HEX for an inline image"`
 	Mask        string   `json:"mask,omitempty" jsonschema:"The inpainting mask, a reference of the same forms as input_images"`
 	Strength    *float64 `json:"strength,omitempty" jsonschema:"How far image-to-image moved away from the input (0 to 1)"`
+	// Cost is the job's money: the estimate while it runs, what it cost
+	// once it has finished. Absent for jobs started before costs were counted.
+	Cost *CostView `json:"cost,omitempty" jsonschema:"What the job costs: the estimate while it runs, the actual cost (every paid attempt included) once it has finished"`
+}
+
+// CostView is a job's cost as tools show it: amounts as dollar strings, so
+// that an unknown price reads "unknown" and never 0.
+type CostView struct {
+	Estimate string `json:"estimate" jsonschema:"What the job was expected to cost before it ran, in US dollars (e.g. $0.0006336); unknown when the model has no published price; $0.00 for offline previews"`
+	Actual   string `json:"actual,omitempty" jsonschema:"What its paid provider calls cost once the job has finished, retries included; unknown when the model has no published price"`
+	// PaidCalls counts provider calls that were or may have been paid.
+	PaidCalls             int    `json:"paid_calls" jsonschema:"Provider calls that were or may have been paid for, retries and regenerations included"`
+	PaidCallsWithoutImage int    `json:"paid_calls_without_image,omitempty" jsonschema:"Paid calls that left no stored image: the money lost to retries"`
+	Preview               bool   `json:"preview,omitempty" jsonschema:"True for offline placeholders: no cost"`
+	Summary               string `json:"summary" jsonschema:"The cost in one sentence"`
 }
 
 // ImageView is one image of a multi-image job.
@@ -48,6 +64,9 @@ type ImageView struct {
 	SizeBytes   int64  `json:"size_bytes"`
 	Width       int    `json:"width,omitempty"`
 	Height      int    `json:"height,omitempty"`
+	// Cost is what this image's provider calls cost ("unknown" without a
+	// published price); absent for jobs started before costs were counted.
+	Cost string `json:"cost,omitempty"`
 }
 
 func viewOf(j jobs.Job) JobView {
@@ -62,8 +81,59 @@ func viewOf(j jobs.Job) JobView {
 		v.Provider, v.Placeholder, v.ProviderMillis = r.Provider, r.Placeholder, r.ProviderMillis
 		v.FailedImages, v.ImageErrors = r.Failed, r.Errors
 		for _, img := range r.Images {
-			v.Images = append(v.Images, ImageView{ImageURL: img.URL, ContentType: img.ContentType, SizeBytes: img.SizeBytes, Width: img.Width, Height: img.Height})
+			iv := ImageView{ImageURL: img.URL, ContentType: img.ContentType, SizeBytes: img.SizeBytes, Width: img.Width, Height: img.Height}
+			if j.Cost != nil {
+				iv.Cost = amount(img.Cost)
+				if img.Placeholder {
+					iv.Cost = imagegen.USD(0).String()
+				}
+			}
+			v.Images = append(v.Images, iv)
 		}
+	}
+	v.Cost = costView(j, false)
+	return v
+}
+
+// view is viewOf for the tools that follow one job (get_job_status and the
+// waiting tools): on a service that renders offline placeholders a job
+// costs nothing even before it has finished.
+func (s *Server) view(j jobs.Job) JobView {
+	v := viewOf(j)
+	if s.opts.Placeholder {
+		v.Cost = costView(j, true)
+	}
+	return v
+}
+
+// amount shows an amount of money, or "unknown".
+func amount(u *imagegen.USD) string {
+	if u == nil {
+		return "unknown"
+	}
+	return u.String()
+}
+
+// costView shows a job's cost. preview says the service renders offline
+// placeholders (so even a running job costs nothing); a finished job says
+// so itself.
+func costView(j jobs.Job, preview bool) *CostView {
+	c := j.Cost
+	if c == nil {
+		return nil
+	}
+	v := &CostView{Estimate: amount(c.Estimate), PaidCalls: c.PaidCalls, PaidCallsWithoutImage: c.PaidWithoutImage}
+	done := j.Status.Terminal()
+	preview = preview || c.Preview || j.Result != nil && j.Result.Placeholder
+	v.Summary = c.Summary(j.Model, done, preview)
+	switch {
+	case preview:
+		v.Preview, v.Estimate = true, imagegen.USD(0).String()
+		if done {
+			v.Actual = v.Estimate
+		}
+	case done:
+		v.Actual = amount(c.Actual)
 	}
 	return v
 }

@@ -4,6 +4,7 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -179,4 +180,35 @@ type Record struct {
 	// Cost is the estimate while the job runs and the actual cost once it
 	// has finished (nil for jobs started before costs were counted).
 	Cost *Cost `json:"cost,omitempty"`
+}
+
+// Summary says the cost in one sentence, for people and models: the
+// estimate while the job runs (done false), what it cost once it has
+// finished; "unknown" for a model without a published price (named by
+// model), "preview: no cost" for placeholders (preview, or c.Preview).
+func (c Cost) Summary(model string, done, preview bool) string {
+	if preview || c.Preview {
+		return "preview: no cost (offline placeholders, not a paid model)"
+	}
+	if !done {
+		if c.Estimate == nil {
+			return "unknown: " + model + " has no published price"
+		}
+		return "estimated " + c.Estimate.String() + " at the published price; the actual cost is known when the job has finished"
+	}
+	calls := fmt.Sprintf("%d paid provider call", c.PaidCalls)
+	if c.PaidCalls != 1 {
+		calls += "s"
+	}
+	if c.PaidWithoutImage > 0 {
+		calls += fmt.Sprintf(", %d of them without an image", c.PaidWithoutImage)
+	}
+	if c.Actual == nil {
+		return "unknown: " + model + " has no published price (" + calls + ")"
+	}
+	s := c.Actual.String() + " for " + calls
+	if c.Estimate != nil {
+		s += "; estimated " + c.Estimate.String()
+	}
+	return s
 }

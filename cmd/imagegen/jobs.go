@@ -219,6 +219,9 @@ func (p printer) job(j jobs.Job) error {
 		row("image type", fmt.Sprintf("%s, %d bytes, %dx%d", r.ContentType, r.SizeBytes, r.Width, r.Height))
 		row("provider", fmt.Sprintf("%s, %d ms", r.Provider, r.ProviderMillis))
 	}
+	if c := j.Cost; c != nil {
+		row("cost", c.Summary(j.Model, j.Status.Terminal(), j.Result != nil && j.Result.Placeholder))
+	}
 	row("error", j.Error)
 	row("temporal ui", j.UIURL)
 	return tw.Flush()
