@@ -103,6 +103,10 @@ type StoreInput struct {
 	// Generated is workflow time when the upload was scheduled: the image
 	// was made by then. Fixed in the input, so retries write the same record.
 	Generated time.Time `json:"generated,omitzero"`
+	// Spend is what the image's provider calls cost, every generation
+	// included, for its history record (nil in inputs recorded before costs
+	// were counted: the record then says nothing of cost).
+	Spend *Spend `json:"spend,omitempty"`
 }
 
 // Stored is where an image ended up.
@@ -239,6 +243,13 @@ func (a *Activities) storeRecord(ctx context.Context, in StoreInput, thumbKey st
 		Key: in.Key, ThumbnailKey: thumbKey,
 		Provider: in.Staged.Provider, Placeholder: in.Staged.Placeholder,
 		CreatedAt: in.Created, GeneratedAt: in.Generated,
+	}
+	if sp := in.Spend; sp != nil {
+		rec.PaidCalls = sp.PaidCalls
+		if !sp.Unpriced || sp.PaidCalls == 0 {
+			cost := sp.Cost
+			rec.Cost = &cost
+		}
 	}
 	b, err := history.Marshal(rec)
 	if err != nil {

@@ -219,6 +219,9 @@ type card struct {
 	Sources  []string
 	Mask     string
 	Strength string
+	// Cost is the job's cost in a few words, CostDetail in a sentence;
+	// both empty for jobs started before costs were counted.
+	Cost, CostDetail string
 }
 
 // input is one reference image of an edit as the page shows it: a link to
@@ -350,6 +353,11 @@ func toCard(j jobs.Job, now time.Time) card {
 	if j.Strength != nil {
 		c.Strength = strconv.FormatFloat(*j.Strength, 'g', -1, 64)
 	}
+	if cost := j.Cost; cost != nil {
+		preview := j.Result != nil && j.Result.Placeholder
+		c.Cost = cost.Short(j.Status.Terminal(), preview)
+		c.CostDetail = cost.Summary(j.Model, j.Status.Terminal(), preview)
+	}
 	if res := j.Result; res != nil {
 		c.Placeholder = res.Placeholder
 		if len(res.Images) > 1 {
@@ -455,5 +463,38 @@ func recordJob(e history.Entry, url string, done time.Time) jobs.Job {
 	if e.Request.Mask != "" {
 		j.Mask = imagegen.ShowRef(e.Request.Mask)
 	}
+	j.Cost = recordsCost(e)
 	return j
+}
+
+// recordsCost is the cost the image records of a job say, summed; nil if
+// they were written before costs were counted. A gallery card built from a
+// job's first record shows that image's cost.
+func recordsCost(entries ...history.Entry) *workflows.Cost {
+	var c workflows.Cost
+	var actual imagegen.USD
+	known, any := true, false
+	for _, e := range entries {
+		if !e.HasCost() {
+			continue
+		}
+		any = true
+		c.PaidCalls += e.PaidCalls
+		c.Preview = c.Preview || e.Placeholder
+		if e.Cost == nil {
+			known = false
+		} else {
+			actual += *e.Cost
+		}
+		if e.PaidCalls > 1 {
+			c.PaidWithoutImage += e.PaidCalls - 1
+		}
+	}
+	if !any {
+		return nil
+	}
+	if known {
+		c.Actual = &actual
+	}
+	return &c
 }

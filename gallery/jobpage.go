@@ -127,5 +127,7 @@ func (g *gallery) lookup(ctx context.Context, id string) (job jobs.Job, images [
 	if len(images) > 0 {
 		first = images[0]
 	}
-	return recordJob(entries[0], first, done), images, true, nil
+	job = recordJob(entries[0], first, done)
+	job.Cost = recordsCost(entries...)
+	return job, images, true, nil
 }

@@ -57,7 +57,17 @@ type Record struct {
 	// GeneratedAt is when the image was ready to upload (workflow time);
 	// the job completes right after its last image is stored.
 	GeneratedAt time.Time `json:"generated_at,omitzero"`
+	// PaidCalls and Cost are what the provider calls behind this image cost,
+	// paid retries and regenerations included; Cost is nil when the model
+	// has no published price. Both absent in records written before costs
+	// were counted; a placeholder's cost is 0.
+	PaidCalls int           `json:"paid_calls,omitempty"`
+	Cost      *imagegen.USD `json:"cost_usd,omitempty"`
 }
+
+// HasCost reports whether the record says what its image cost (records
+// written before costs were counted do not).
+func (r Record) HasCost() bool { return r.Cost != nil || r.PaidCalls > 0 }
 
 // Key is the record key of image index of job jobID started at created.
 func Key(jobID string, index int, created time.Time) string {

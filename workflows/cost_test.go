@@ -2,12 +2,15 @@ package workflows_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/activities"
+	"github.com/imagegen/imagegen/history"
 	"github.com/imagegen/imagegen/workflows"
 )
 
@@ -150,5 +153,31 @@ func TestJobsStartedBeforeCostsReportNone(t *testing.T) {
 	}
 	if res.Cost != nil || h.state(t).Cost != nil {
 		t.Errorf("cost %+v, want none: such a job's calls were never counted", res.Cost)
+	}
+}
+
+func TestHistoryRecordKeepsWhatTheImageCost(t *testing.T) {
+	h := newHarness(t)
+	h.provider.errs = []error{providerErr(imagegen.KindBadResponse, 0)} // one paid retry
+	if _, err := h.run(t, imagegen.Request{Prompt: "a castle", Model: "flux-schnell"}); err != nil {
+		t.Fatal(err)
+	}
+	var recs []history.Record
+	h.store.mu.Lock()
+	for k, b := range h.store.objects {
+		if strings.HasPrefix(k, history.Prefix) {
+			var r history.Record
+			if err := json.Unmarshal(b, &r); err != nil {
+				t.Fatal(err)
+			}
+			recs = append(recs, r)
+		}
+	}
+	h.store.mu.Unlock()
+	if len(recs) != 1 {
+		t.Fatalf("%d records", len(recs))
+	}
+	if r := recs[0]; r.PaidCalls != 2 || !sameUSD(r.Cost, usd(2*fluxImage)) || !r.HasCost() {
+		t.Errorf("record: %d paid calls costing %v, want 2 at %s", r.PaidCalls, r.Cost, 2*fluxImage)
 	}
 }

@@ -236,11 +236,16 @@ func makeImage(ctx, genCtx workflow.Context, rec *Record, plan Plan, jobID strin
 			},
 		})
 		key := activities.ImageKey(jobID, index, started, staged.ContentType)
-		var stored activities.Stored
-		err = workflow.ExecuteActivity(storeCtx, a.Store, activities.StoreInput{
+		storeIn := activities.StoreInput{
 			JobID: jobID, Key: key, Staged: staged, Index: index, Request: &req, Created: started,
 			Generated: workflow.Now(ctx),
-		}).Get(ctx, &stored)
+		}
+		if plan.Cost != nil {
+			sp := spend
+			storeIn.Spend = &sp
+		}
+		var stored activities.Stored
+		err = workflow.ExecuteActivity(storeCtx, a.Store, storeIn).Get(ctx, &stored)
 		if err != nil {
 			if stagedImageLost(err) && generation < plan.Generations {
 				workflow.GetLogger(ctx).Warn("staged image unreachable, generating again", "job_id", jobID, "image", index, "error", err)

@@ -212,3 +212,21 @@ func (c Cost) Summary(model string, done, preview bool) string {
 	}
 	return s
 }
+
+// Short says the cost in a few words, for a gallery card: "est. $0.0006336"
+// while running, "$0.0012672" once finished, "cost unknown" without a
+// published price, "no cost (preview)" for placeholders.
+func (c Cost) Short(done, preview bool) string {
+	switch {
+	case preview || c.Preview:
+		return "no cost (preview)"
+	case !done && c.Estimate == nil:
+		return "cost unknown"
+	case !done:
+		return "est. " + c.Estimate.String()
+	case c.Actual == nil:
+		return "cost unknown"
+	default:
+		return c.Actual.String()
+	}
+}
