@@ -29,6 +29,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/activities"
 	"github.com/imagegen/imagegen/devserver"
 	"github.com/imagegen/imagegen/gallery"
@@ -79,6 +80,16 @@ type Options struct {
 	Fetch imagefetch.Options
 	// MaxWait caps blocking tool calls; 0 = mcpserver's default (60 s).
 	MaxWait time.Duration
+	// Budget bounds what the jobs this process starts may cost.
+	Budget BudgetOptions
+}
+
+// BudgetOptions are the spending bounds (IMAGEGEN_DAILY_BUDGET_USD and its
+// siblings); see jobs.Budget.
+type BudgetOptions struct {
+	Daily, PerJob imagegen.USD
+	// OrphanGrace: 0 = workflows.DefaultOrphanGrace.
+	OrphanGrace time.Duration
 }
 
 // HTTPOptions configure the HTTP face.
@@ -531,7 +542,14 @@ func (a *App) jobsClient(opts Options) *jobs.Client {
 		// Read (or created in the data dir) on the first idempotency key.
 		a.idSecret = sync.OnceValues(func() ([]byte, error) { return jobIDSecret(opts) })
 	}
-	return jobs.New(a.temporal, jobs.Options{Namespace: opts.Temporal.Namespace, UIBaseURL: a.UIURL, Logger: a.log, IDSecret: a.idSecret})
+	return jobs.New(a.temporal, jobs.Options{Namespace: opts.Temporal.Namespace, UIBaseURL: a.UIURL, Logger: a.log, IDSecret: a.idSecret,
+		Budget: jobs.Budget{
+			Daily: opts.Budget.Daily, PerJob: opts.Budget.PerJob, Estimate: imagegen.EstimateCost, OrphanGrace: opts.Budget.OrphanGrace,
+			// Free only where this process's own worker renders previews:
+			// a server cannot know its workers' provider, so it reserves
+			// estimates (a preview job then settles to 0).
+			Free: a.Worker != nil && a.ProviderName == ProviderPreview,
+		}})
 }
 
 func (a *App) mcpServer(opts Options, images imageReader) *mcpserver.Server {
@@ -539,8 +557,9 @@ func (a *App) mcpServer(opts Options, images imageReader) *mcpserver.Server {
 	// records the gallery lists; see package history.
 	hist, _ := images.(history.Store)
 	inputs, _ := images.(mcpserver.InputStore)
+	jc := a.jobsClient(opts)
 	return mcpserver.New(mcpserver.Options{
-		Jobs: a.jobsClient(opts), Logger: a.log, Version: Version, MaxWait: opts.MaxWait,
+		Jobs: jc, Budget: jc, Logger: a.log, Version: Version, MaxWait: opts.MaxWait,
 		Placeholder: opts.Provider.Name == ProviderPreview, Observer: a.metrics, ImageReader: images,
 		ImageOrigins: a.imageOrigins(images), History: hist, InputStore: inputs,
 	})

@@ -228,16 +228,16 @@ func checkToolCall(t *testing.T, s *Server, tool server.ServerTool, params mcp.C
 		}
 	}
 	switch name {
-	case "list_models":
+	case "list_models", "get_budget": // answered from the models table, the budget reader
 		if reached > 0 {
-			t.Fatalf("list_models reached the job layer")
+			t.Fatalf("%s reached the job layer", name)
 		}
 	case "generate_image", "generate_image_and_wait":
 		if len(rec.started) > 1 {
 			t.Fatalf("%s(%q) started %d jobs", name, args, len(rec.started))
 		}
 	}
-	if !res.IsError && name != "list_models" && reached == 0 {
+	if !res.IsError && name != "list_models" && name != "get_budget" && reached == 0 {
 		t.Fatalf("%s(%q): success without asking the job layer: %s", name, args, resultText(res))
 	}
 	return res

@@ -61,6 +61,9 @@ type Options struct {
 	// InputStore, if set, keeps the inline (data: URL) input images of
 	// edits; without it they are refused with advice.
 	InputStore InputStore
+	// Budget, if set, reads the day's budget for get_budget (jobs.Client);
+	// nil: get_budget says no budget is set.
+	Budget BudgetReader
 }
 
 // Observer is told about tool calls and blocked waiters.
@@ -127,7 +130,8 @@ func (s *Server) MCP() *server.MCPServer { return s.mcp }
 
 const instructions = `Generate images from text prompts. Easiest: call generate_image_and_wait with a prompt; it returns the image URL (FLUX Schnell takes about 10 s). ` +
 	`For long jobs call generate_image, then wait_for_completion with the job_id (repeat it if it says the job is still running). ` +
-	`Browse past images with list_generations; see all jobs with list_jobs.`
+	`Browse past images with list_generations; see all jobs with list_jobs. ` +
+	`Images may cost money: get_budget shows what today's budget has left before you start costly jobs.`
 
 // observeTools records every tool call's outcome and duration, and logs
 // infrastructure failures with the tool's name.

@@ -28,6 +28,7 @@ func (s *Server) tools() []server.ServerTool {
 		s.cancelJobTool(),
 		s.retryJobTool(),
 		s.listModelsTool(),
+		s.getBudgetTool(),
 	}
 }
 

@@ -29,6 +29,7 @@ Usage:
   imagegen stdio    MCP over stdin/stdout against TEMPORAL_ADDRESS, for desktop clients
   imagegen jobs     operators: list, show, retry and cancel jobs (see "imagegen jobs")
   imagegen history  operators: "history rebuild" records images stored before image records existed
+  imagegen budget   operators: today's budget: spent, reserved, left, by model (see "imagegen budget -h")
 
 Run "imagegen <command> -h" for flags. Configuration comes from the environment
 (see README); flags override it.
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runJobs(ctx, rest, getenv, stdout, stderr)
 	case "history":
 		return runHistory(ctx, rest, getenv, stdout, stderr)
+	case "budget":
+		return runBudget(ctx, rest, getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -21,6 +21,7 @@ import (
 
 	"go.temporal.io/sdk/worker"
 
+	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/app"
 	"github.com/imagegen/imagegen/imagefetch"
 	"github.com/imagegen/imagegen/objectstore"
@@ -80,6 +81,9 @@ type Config struct {
 	// PreviewDelay is how long each preview image takes, as text (a Go
 	// duration); see its row.
 	PreviewDelay string
+	// The budget, as text: dollars (DailyBudget, JobBudget) and a Go
+	// duration (BudgetOrphanGrace); see their rows.
+	DailyBudget, JobBudget, BudgetOrphanGrace string
 	// FetchAllow lists the CIDR prefixes (or addresses) input image URLs
 	// may reach although they are not public (comma-separated).
 	FetchAllow []string
@@ -123,6 +127,9 @@ func Fields() []Field {
 	external := []string{"serve", "worker", "stdio", "jobs"}
 	dev := []string{"dev"}
 	workers := []string{"dev", "worker"}
+	// starters start jobs (and read the budget): jobs covers the operator
+	// commands (imagegen jobs retry, imagegen budget).
+	starters := []string{"dev", "serve", "stdio", "jobs"}
 	return []Field{
 		{Env: "IMAGEGEN_ADDR", Flag: "addr", Default: "127.0.0.1:8080", Usage: "HTTP listen address for /mcp, /sse, /healthz and images",
 			ptr: func(c *Config) any { return &c.Addr }, check: checkAddr},
@@ -161,6 +168,15 @@ func Fields() []Field {
 		{Env: "IMAGEGEN_FETCH_ALLOW", Flag: "fetch-allow", Modes: workers,
 			Usage: "comma-separated CIDR prefixes or addresses that input image URLs may reach although they are private, loopback or link-local (e.g. 10.20.0.0/16); empty = public addresses only",
 			ptr:   func(c *Config) any { return &c.FetchAllow }, check: checkFetchAllow},
+		{Env: "IMAGEGEN_DAILY_BUDGET_USD", Flag: "daily-budget-usd", Modes: starters,
+			Usage: "what the jobs of one UTC day may cost together, in dollars (e.g. 5); a job whose estimate does not fit in what is left is refused before it starts (default: no daily budget)",
+			ptr:   func(c *Config) any { return &c.DailyBudget }, check: checkUSD("IMAGEGEN_DAILY_BUDGET_USD", func(c Config) string { return c.DailyBudget })},
+		{Env: "IMAGEGEN_JOB_BUDGET_USD", Flag: "job-budget-usd", Modes: starters,
+			Usage: "the most one job's estimate may be, in dollars (e.g. 0.05); larger jobs are refused (default: no ceiling)",
+			ptr:   func(c *Config) any { return &c.JobBudget }, check: checkUSD("IMAGEGEN_JOB_BUDGET_USD", func(c Config) string { return c.JobBudget })},
+		{Env: "IMAGEGEN_BUDGET_ORPHAN_GRACE", Flag: "budget-orphan-grace", Default: "2m", Modes: starters,
+			Usage: "how long a budget reservation waits for its job to start before the day's ledger checks that the job runs and, if not, releases it",
+			ptr:   func(c *Config) any { return &c.BudgetOrphanGrace }, check: checkOrphanGrace},
 		{Env: "IMAGEGEN_LOG_FORMAT", Flag: "log-format", Default: "text", Usage: "log format: text or json",
 			ptr: func(c *Config) any { return &c.LogFormat }, check: oneOf("IMAGEGEN_LOG_FORMAT", func(c Config) string { return c.LogFormat }, "text", "json")},
 		{Env: "IMAGEGEN_LOG_LEVEL", Flag: "log-level", Usage: "log level: debug, info, warn, error (default info)",
@@ -480,6 +496,36 @@ func checkProvider(c Config) error {
 	return fmt.Errorf("IMAGEGEN_PROVIDER=%q is not a provider: use workersai or preview", c.Provider)
 }
 
+// usd parses a budget amount in dollars ("" = none, 0).
+func usd(env, v string) (imagegen.USD, error) {
+	if strings.TrimSpace(v) == "" {
+		return 0, nil
+	}
+	u, err := imagegen.ParseUSD(strings.TrimSpace(v))
+	if err != nil || u < 0 {
+		return 0, fmt.Errorf("%s=%q is not an amount: use dollars, e.g. 5 or 0.25 (unset for no budget)", env, v)
+	}
+	return u, nil
+}
+
+func checkUSD(env string, get func(Config) string) func(Config) error {
+	return func(c Config) error { _, err := usd(env, get(c)); return err }
+}
+
+// orphanGrace parses IMAGEGEN_BUDGET_ORPHAN_GRACE ("" = the default).
+func (c Config) orphanGrace() (time.Duration, error) {
+	if c.BudgetOrphanGrace == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.BudgetOrphanGrace)
+	if err != nil || d < time.Second || d > 24*time.Hour {
+		return 0, fmt.Errorf("IMAGEGEN_BUDGET_ORPHAN_GRACE=%q is not a grace period: use a duration from 1s to 24h, e.g. 2m", c.BudgetOrphanGrace)
+	}
+	return d, nil
+}
+
+func checkOrphanGrace(c Config) error { _, err := c.orphanGrace(); return err }
+
 func checkPreviewDelay(c Config) error {
 	if _, err := c.previewDelay(); err != nil {
 		return err
@@ -581,6 +627,15 @@ func (c Config) Options(log *slog.Logger) (app.Options, error) {
 		return app.Options{}, fmt.Errorf("IMAGEGEN_FETCH_ALLOW: %w", err)
 	}
 	if o.Provider.PreviewDelay, err = c.previewDelay(); err != nil {
+		return app.Options{}, err
+	}
+	if o.Budget.Daily, err = usd("IMAGEGEN_DAILY_BUDGET_USD", c.DailyBudget); err != nil {
+		return app.Options{}, err
+	}
+	if o.Budget.PerJob, err = usd("IMAGEGEN_JOB_BUDGET_USD", c.JobBudget); err != nil {
+		return app.Options{}, err
+	}
+	if o.Budget.OrphanGrace, err = c.orphanGrace(); err != nil {
 		return app.Options{}, err
 	}
 	rate, err := c.providerRate()
