@@ -141,8 +141,9 @@ func (a *Activities) Generate(ctx context.Context, in GenerateInput) (Staged, er
 	inputs, err := a.readInputs(ctx, in.Inputs, in.Mask)
 	if err != nil {
 		log.Warn("staged inputs unreadable", "error", err)
-		return Staged{}, toActivityError(ctx, err)
+		return Staged{}, toSpendError(ctx, err, spend.spend())
 	}
+	spend.price(in.Request, inputs)
 	spend.begin(ctx)
 	stop := a.heartbeat(ctx, spend.progress)
 	start := time.Now()

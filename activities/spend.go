@@ -143,11 +143,17 @@ func (a *Activities) startSpend(ctx context.Context, req imagegen.Request) *spen
 			t.progress.Spend = p.Settled()
 		}
 	}
-	if !t.free {
-		cost, priced := imagegen.CallCost(req, imagegen.Inputs{})
-		t.progress.CallCost, t.progress.CallUnpriced = cost, !priced
-	}
+	t.price(req, imagegen.Inputs{})
 	return t
+}
+
+// price sets what one call costs, with the input images it actually sends.
+func (t *spendTracker) price(req imagegen.Request, in imagegen.Inputs) {
+	if t.free {
+		return
+	}
+	cost, priced := imagegen.CallCost(req, in)
+	t.progress.CallCost, t.progress.CallUnpriced = cost, !priced
 }
 
 // begin records, before the provider is called, that a call is in flight.

@@ -212,6 +212,9 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 	input.Budget = reservation
 	now := time.Now().UTC()
 	rec := workflows.Record{Status: workflows.StatusPending, Request: req, UpdatedAt: now}
+	if p := input.Plan; p != nil && p.Cost != nil {
+		rec.Cost = &workflows.Cost{Estimate: p.Cost.Estimate} // shown while the job is pending
+	}
 	sopts := client.StartWorkflowOptions{
 		ID:        id,
 		TaskQueue: workflows.TaskQueue,
