@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -168,7 +169,14 @@ func prefixed(what string, err error) error {
 	if msg == "" && e.Err != nil {
 		msg = e.Err.Error()
 	}
-	return &imagegen.Error{Kind: e.Kind, Code: e.Code, Status: e.Status, Message: what + ": " + msg, Err: e.Err}
+	// imagefetch says "input image is …", "input image from HOST …": name
+	// which one.
+	if rest, ok := strings.CutPrefix(msg, "input image "); ok {
+		msg = what + " " + rest
+	} else {
+		msg = what + ": " + msg
+	}
+	return &imagegen.Error{Kind: e.Kind, Code: e.Code, Status: e.Status, Message: msg, Err: e.Err}
 }
 
 // readInputs reads a job's staged inputs back for the provider call,

@@ -162,7 +162,7 @@ func TestFetchInputsFailuresSayWhichInputAndWhetherToRetry(t *testing.T) {
 		{name: "not an image", src: activities.InputSource{Ref: "inline:x", Key: "k"}, stored: []byte("GIF89a not really"),
 			wantType: "invalid_input", says: "not a PNG, JPEG or WebP image"},
 		{name: "truncated image", src: activities.InputSource{Ref: "inline:x", Key: "k"}, stored: sizedPNG(64, 64)[:60],
-			wantType: "invalid_input", says: "does not decode"},
+			wantType: "invalid_input", says: "input image 1 is a png that does not decode"},
 		{name: "decompression bomb refused from its header", src: activities.InputSource{Ref: "inline:x", Key: "k"}, stored: bombPNG(20000, 20000),
 			wantType: "invalid_input", says: "20000×20000"},
 		{name: "fetcher refusal is final", src: activities.InputSource{Ref: "https://10.0.0.1/a.png"},
