@@ -18,7 +18,8 @@ FUZZ_TARGETS := \
 	./workersai:FuzzDecodeResponse \
 	./openai:FuzzDecodeAnswer \
 	./imagefetch:FuzzParseDataURL \
-	./imagefetch:FuzzNormalise
+	./imagefetch:FuzzNormalise \
+	.:FuzzParseRef
 
 .PHONY: test fuzz load
 

@@ -78,3 +78,28 @@ func TestParseRefRefusesMalformedReferencesNamingTheArgument(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseRef: any string either is refused with an invalid_input error or
+// parses to a reference whose canonical spelling parses back to itself.
+func FuzzParseRef(f *testing.F) {
+	for _, s := range []string{"images://3f2c9a1e-8b7d-4c6e-9f01-23456789abcd/3", "https://example.com/a.png?x=1",
+		"inline:sha256-" + strings.Repeat("ab", 32), "data:image/png;base64,AAAA", "http://[::1]:80/", "images://x/../../", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRef("x", s)
+		if err != nil {
+			if KindOf(err) != KindInvalidInput {
+				t.Fatalf("ParseRef(%q) error %v is not invalid_input", s, err)
+			}
+			return
+		}
+		again, err := ParseRef("x", r.String())
+		if err != nil || again != r {
+			t.Fatalf("ParseRef(%q) = %+v, whose spelling %q parses to %+v, %v", s, r, r.String(), again, err)
+		}
+		if r.Kind == RefInline && !strings.HasPrefix(r.InlineKey(), "inputs/inline/sha256-") {
+			t.Fatalf("inline key %q", r.InlineKey())
+		}
+	})
+}
