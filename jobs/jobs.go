@@ -146,9 +146,10 @@ type StartOptions struct {
 	// returns the same job for as long as Temporal retains it, instead of a
 	// second paid generation.
 	IdempotencyKey string
-	// Prepare, if set, runs once the request and its reference images are
-	// checked, just before the workflow starts: the MCP layer stores the
-	// inline images it was sent there, so that bad input stores nothing.
+	// Prepare, if set, runs once the request, its reference images and the
+	// budget are checked, just before the workflow starts: the MCP layer
+	// stores the inline images it was sent there, so that refused input
+	// stores nothing.
 	Prepare func(ctx context.Context) error
 }
 
@@ -198,11 +199,6 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 		}
 		id = IDForKey(secret, idMaterial(opts.IdempotencyKey, req))
 	}
-	if opts.Prepare != nil {
-		if err := opts.Prepare(ctx); err != nil {
-			return Job{}, false, err
-		}
-	}
 	// With a budget the estimate (checked above) is reserved on today's
 	// ledger; a refusal starts nothing.
 	reservation, fresh, err := c.reserve(ctx, id, req, est)
@@ -210,6 +206,14 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 		return Job{}, false, err
 	}
 	input.Budget = reservation
+	if opts.Prepare != nil {
+		if err := opts.Prepare(ctx); err != nil {
+			if reservation != nil && fresh {
+				c.release(ctx, reservation, id, req.Model) // no job will run for it
+			}
+			return Job{}, false, err
+		}
+	}
 	now := time.Now().UTC()
 	rec := workflows.Record{Status: workflows.StatusPending, Request: req, UpdatedAt: now}
 	if p := input.Plan; p != nil && p.Cost != nil {
