@@ -62,7 +62,20 @@ func TestDevKilledMidGenerationFinishesTheJobAfterRestart(t *testing.T) {
 	if calls > 2 {
 		t.Errorf("provider called %d times for one crashed job, want at most 2", calls)
 	}
+	checkPaidCalls(t, job, calls)
 	checkStoredImage(t, job["image_url"].(string), "image/jpeg", fake.Image("flux-schnell"))
+}
+
+// checkPaidCalls: a call cut off by a SIGKILL may have been paid for, so the
+// attempt after it counts it (from the in-flight mark in the dead attempt's
+// heartbeat details): every provider call of the job is a paid call, and all
+// but the one that made the image bought nothing.
+func checkPaidCalls(t *testing.T, job map[string]any, calls int) {
+	t.Helper()
+	cost, _ := job["cost"].(map[string]any)
+	if cost == nil || cost["paid_calls"] != float64(calls) || cost["paid_calls_without_image"] != float64(calls-1) {
+		t.Errorf("cost = %v, want %d paid calls, %d without an image", cost, calls, calls-1)
+	}
 }
 
 // TestKilledWorkerIsReplacedAndTheJobCompletes runs the split deployment:
@@ -124,6 +137,7 @@ func TestKilledWorkerIsReplacedAndTheJobCompletes(t *testing.T) {
 	if calls > 2 {
 		t.Errorf("provider called %d times for one crashed job, want at most 2", calls)
 	}
+	checkPaidCalls(t, job, calls)
 	checkStoredImage(t, job["image_url"].(string), "image/png", fake.Image("sdxl-lightning"))
 }
 
