@@ -23,6 +23,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/imagegen/imagegen/activities"
 	"github.com/imagegen/imagegen/devserver"
 	"github.com/imagegen/imagegen/imagefetch"
+	"github.com/imagegen/imagegen/jobs"
 	"github.com/imagegen/imagegen/workersai"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 	"github.com/imagegen/imagegen/workflows"
@@ -275,6 +277,125 @@ func TestRecordHistories(t *testing.T) {
 		}
 		wantStatus(t, run, workflows.StatusFailed)
 		save(t, "history_provider_failure.json", run)
+	})
+
+	// The budget ledger: one run that continues as new, and the next run,
+	// which releases an orphan reservation and ends (its day is over).
+	currentRun := func(t *testing.T, id string) client.WorkflowRun {
+		t.Helper()
+		d, err := c.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.GetWorkflow(ctx, id, d.GetWorkflowExecutionInfo().GetExecution().GetRunId())
+	}
+	ledgerView := func(t *testing.T, id string) workflows.BudgetView {
+		t.Helper()
+		v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryBudget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out workflows.BudgetView
+		if err := v.Get(&out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	const cent = imagegen.Dollar / 100
+	t.Run("budget ledger continued as new", func(t *testing.T) {
+		w := startWorkers(t, c, provider, true)
+		defer w.stop()
+		in := workflows.BudgetInput{Day: "2026-11-30", MaxMessages: 4, OrphanGrace: time.Second}
+		id := workflows.BudgetLedgerID(in.Day)
+		reserve := func(job string, amount imagegen.USD) error {
+			_, err := jobs.ReserveOnLedger(ctx, c, in, workflows.ReserveRequest{JobID: job, Model: "flux-schnell", Amount: amount, Limit: 10 * cent})
+			return err
+		}
+		settle := func(job string, actual imagegen.USD) {
+			if err := c.SignalWorkflow(ctx, id, "", workflows.SignalSettle, workflows.SettleRequest{JobID: job, Model: "flux-schnell", Actual: actual}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, job := range []string{"job-a", "job-b", "job-c"} {
+			if err := reserve(job, 3*cent); err != nil {
+				t.Fatal(err)
+			}
+		}
+		first := currentRun(t, id)
+		if err := reserve("job-d", 2*cent); err == nil {
+			t.Fatal("a reservation over the budget was accepted")
+		}
+		settle("job-a", 3*cent) // the fourth message: the run continues as new
+		var cont *workflow.ContinueAsNewError
+		if err := first.GetWithOptions(ctx, nil, client.WorkflowRunGetOptions{DisableFollowingRuns: true}); !errors.As(err, &cont) {
+			t.Fatalf("first run ended with %v, want continue-as-new", err)
+		}
+		save(t, "history_budget_ledger_continued.json", first)
+
+		second := currentRun(t, id)
+		if err := reserve("job-never-started", 1*cent); err != nil {
+			t.Fatal(err)
+		}
+		settle("job-b", 2*cent)
+		settle("job-c", 0) // failed without a paid call
+		var end workflows.BudgetView
+		if err := second.Get(ctx, &end); err != nil {
+			t.Fatal(err)
+		}
+		if end.Spent != 5*cent || end.Settled != 3 || end.Released != 1 || end.Reservations != 0 || end.Runs != 1 {
+			t.Fatalf("ledger ended as %+v", end)
+		}
+		save(t, "history_budget_ledger_ended.json", second)
+	})
+	t.Run("budgeted job settles", func(t *testing.T) {
+		w := startWorkers(t, c, provider, true)
+		defer w.stop()
+		ledger := workflows.BudgetInput{Day: "2099-12-31"}
+		id := workflows.BudgetLedgerID(ledger.Day)
+		budgeted := func(t *testing.T, prompt string) (workflows.Input, string) {
+			job := uuid.NewString()
+			in := input(t, prompt, "flux-schnell", 1)
+			r, err := jobs.ReserveOnLedger(ctx, c, ledger, workflows.ReserveRequest{JobID: job, Model: "flux-schnell", Amount: *in.Plan.Cost.Estimate, Limit: imagegen.Dollar})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.Budget = &workflows.BudgetReservation{Ledger: id, Amount: r.Amount}
+			return in, job
+		}
+		startAs := func(t *testing.T, job string, in workflows.Input) client.WorkflowRun {
+			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+				ID: job, TaskQueue: workflows.TaskQueue,
+				TypedSearchAttributes: temporal.NewSearchAttributes(workflows.StatusKey.ValueSet(string(workflows.StatusPending))),
+			}, workflows.WorkflowName, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return run
+		}
+		in, job := budgeted(t, "a budgeted lighthouse")
+		run := startAs(t, job, in)
+		var res workflows.Result
+		if err := run.Get(ctx, &res); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, "the settlement", func() bool { return ledgerView(t, id).Settled == 1 })
+		if v := ledgerView(t, id); v.Spent != *res.Cost.Actual || v.Reservations != 0 {
+			t.Fatalf("ledger %+v after a job that cost %s", v, *res.Cost.Actual)
+		}
+		save(t, "history_budget_job_completed.json", run)
+
+		in, job = budgeted(t, promptCancel)
+		run = startAs(t, job, in)
+		waitFor(t, ctx, "the provider call", func() bool { return fake.CallsForPrompt(promptCancel) > 0 })
+		if err := c.CancelWorkflow(ctx, job, ""); err != nil {
+			t.Fatal(err)
+		}
+		var canceled *temporal.CanceledError
+		if err := run.Get(ctx, nil); !errors.As(err, &canceled) {
+			t.Fatalf("workflow ended with %v, want canceled", err)
+		}
+		waitFor(t, ctx, "the canceled job's settlement", func() bool { return ledgerView(t, id).Settled == 2 })
+		save(t, "history_budget_job_canceled.json", run)
 	})
 }
 

@@ -43,6 +43,8 @@ var recordedScenarios = []string{
 	"history_n1_completed.json", "history_n3_one_failed.json", "history_canceled_while_generating.json",
 	"history_staged_image_lost.json", "history_unknown_model.json", "history_provider_failure.json",
 	"history_edit_completed.json", "history_edit_input_gone.json",
+	"history_budget_ledger_continued.json", "history_budget_ledger_ended.json",
+	"history_budget_job_completed.json", "history_budget_job_canceled.json",
 }
 
 func replayAll(t *testing.T) {
