@@ -262,7 +262,7 @@ func (c *Client) StartWith(ctx context.Context, req imagegen.Request, opts Start
 	} else {
 		c.log.Info("job started", "job_id", id, "model", req.Model, "n", max(opts.N, 1))
 	}
-	return c.withLink(Job{ID: id, Status: workflows.StatusPending, Prompt: req.Prompt, Model: req.Model, CreatedAt: now, UpdatedAt: now}), false, nil
+	return c.withLink(Job{ID: id, Status: workflows.StatusPending, Prompt: req.Prompt, Model: req.Model, CreatedAt: now, UpdatedAt: now, Cost: rec.Cost}), false, nil
 }
 
 // maxSummary is how much of the prompt the Web UI's one-line summary shows.

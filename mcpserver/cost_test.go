@@ -1,6 +1,7 @@
 package mcpserver_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -139,5 +140,39 @@ func TestListModelsGivesEachModelsTypicalPrice(t *testing.T) {
 	}
 	if !strings.HasPrefix(out.CostNote, "preview: ") {
 		t.Errorf("preview service: cost note %q", out.CostNote)
+	}
+}
+
+// pricedStarts is fakeJobs whose started jobs carry the estimate, as
+// jobs.Client's do.
+type pricedStarts struct{ fakeJobs }
+
+func (p *pricedStarts) StartWith(ctx context.Context, req imagegen.Request, opts jobs.StartOptions) (jobs.Job, bool, error) {
+	job, existing, err := p.fakeJobs.StartWith(ctx, req, opts)
+	if est, ok := imagegen.EstimateCost(req, max(opts.N, 1)); ok {
+		job.Cost = &workflows.Cost{Estimate: &est}
+	} else {
+		job.Cost = &workflows.Cost{}
+	}
+	return job, existing, err
+}
+
+func TestGenerateImageAnswersWithTheEstimate(t *testing.T) {
+	c := inProcess(t, &pricedStarts{})
+	for _, tc := range []struct {
+		args map[string]any
+		want string
+	}{
+		{map[string]any{"prompt": "a fox", "n": 4}, "$0.0025344"},
+		{map[string]any{"prompt": "a fox", "model": "sdxl-base"}, "unknown"},
+	} {
+		res := call(t, c, "generate_image", tc.args)
+		var out mcpserver.StartResult
+		if err := json.Unmarshal([]byte(text(res)), &out); err != nil {
+			t.Fatal(err)
+		}
+		if out.Cost == nil || out.Cost.Estimate != tc.want {
+			t.Errorf("generate_image(%v) cost = %+v, want the estimate %s", tc.args, out.Cost, tc.want)
+		}
 	}
 }

@@ -224,6 +224,7 @@ func (s *Server) generateImageTool() server.ServerTool {
 		}
 		return structured(StartResult{
 			JobID: job.ID, Status: string(job.Status), Model: job.Model, TemporalUIURL: job.UIURL, Existing: existing, Message: msg,
+			Cost: s.view(job).Cost,
 		}), nil
 	}}
 }

@@ -166,6 +166,8 @@ type StartResult struct {
 	TemporalUIURL string `json:"temporal_ui_url,omitempty"`
 	// Existing is true when an idempotency key named a job that already existed.
 	Existing bool `json:"existing,omitempty"`
+	// Cost is the job's estimate (absent if the job layer gave none).
+	Cost *CostView `json:"cost,omitempty" jsonschema:"What the job is expected to cost: the estimate at the published price, unknown without one, $0.00 for offline previews"`
 }
 
 // WaitResult is what the waiting tools return: the job, whether it finished,

@@ -41,7 +41,14 @@ func TestPaidRetriesAreCountedThroughTheStack(t *testing.T) {
 	a := startApp(t, testkit.Dev, devConfig(t.TempDir(), fake))
 	c := newClient(t, a.MCPURL)
 
-	id := startJob(t, c, prompt, "flux-schnell")
+	res, started := mustCall(t, c, "generate_image", map[string]any{"prompt": prompt, "model": "flux-schnell"})
+	id, _ := started["job_id"].(string)
+	if res.IsError || id == "" {
+		t.Fatalf("generate_image: %+v", started)
+	}
+	if cost, _ := started["cost"].(map[string]any); cost == nil || cost["estimate"] != "$0.0006336" {
+		t.Errorf("generate_image cost = %v, want the estimate $0.0006336", started["cost"])
+	}
 	_, running := mustCall(t, c, "get_job_status", map[string]any{"job_id": id})
 	if cost, _ := running["cost"].(map[string]any); cost == nil || cost["estimate"] != "$0.0006336" {
 		t.Errorf("cost at start = %v, want the estimate $0.0006336", running["cost"])
