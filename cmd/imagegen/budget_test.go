@@ -79,6 +79,7 @@ func TestBudgetCommand(t *testing.T) {
 		t.Fatalf("budget --json after one job of %s: %+v", job, st)
 	}
 	out := cli()
+	t.Logf("imagegen budget:\n%s", out)
 	for _, want := range []string{"limit", "$1.00", "spent", job.String() + " by 1 settled job(s)", "left", "MODEL", "flux-schnell", "resets at 00:00 UTC"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("budget table lacks %q:\n%s", want, out)
