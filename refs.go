@@ -39,9 +39,10 @@ type Ref struct {
 const (
 	// MaxRefURLLength bounds an input URL, in bytes.
 	MaxRefURLLength = 2048
-	// maxRefIndex bounds the image index of a job reference syntactically;
-	// whether the job has that image is checked when the job starts.
-	maxRefIndex = 99
+	// MaxRefIndex bounds the image index of a job reference syntactically;
+	// whether the job has that image is checked against the job (when an
+	// edit starts, when its resource is read).
+	MaxRefIndex = 99
 	// MaxInputImages is the most reference images a request may name (each
 	// model's own bound is its MaxInputs).
 	MaxInputImages = 4
@@ -75,8 +76,8 @@ func ParseRef(name, s string) (Ref, error) {
 		r := Ref{Kind: RefJob, JobID: id}
 		if hasIdx {
 			n, err := strconv.Atoi(idx)
-			if err != nil || n < 0 || n > maxRefIndex || strconv.Itoa(n) != idx {
-				return bad("%s: the image index must be a number from 0 (the first image) to %d", quoteRef(s), maxRefIndex)
+			if err != nil || n < 0 || n > MaxRefIndex || strconv.Itoa(n) != idx {
+				return bad("%s: the image index must be a number from 0 (the first image) to %d", quoteRef(s), MaxRefIndex)
 			}
 			r.Index = n
 		}
@@ -103,6 +104,35 @@ func ParseRef(name, s string) (Ref, error) {
 		return bad("data: URLs are taken only as tool arguments (input_images, mask), where the server stores them first")
 	}
 	return bad("%s is not a reference image: use images://JOB_ID[/INDEX] (an earlier job's image), an http(s):// URL or a data:image/png;base64,… URL", quoteRef(s))
+}
+
+// ParseJobRef parses a reference that must name an earlier job's image,
+// images://JOB or images://JOB/INDEX (an MCP resource URI): ParseRef's rules,
+// with the other forms refused. The error, of kind KindInvalidInput, starts
+// with name.
+func ParseJobRef(name, s string) (Ref, error) {
+	if !hasPrefixFold(s, "images://") {
+		return Ref{}, invalid(fmt.Sprintf("%s: %s is not an image reference: use images://JOB_ID (a job's first image) or images://JOB_ID/INDEX", name, quoteRef(s)))
+	}
+	return ParseRef(name, s)
+}
+
+// JobOfRef returns the job id and image index of an "images://JOB[/INDEX]"
+// reference as ParseRef reads it; ok is false for any other form and for a
+// malformed one. It checks only the shape, not that the job exists.
+func JobOfRef(ref string) (job string, index int, ok bool) {
+	r, err := ParseJobRef("", ref)
+	if err != nil {
+		return "", 0, false
+	}
+	return r.JobID, r.Index, true
+}
+
+// JobRef is the canonical reference of image index of job id, the spelling
+// ParseRef reads back: images://JOB for the first image, images://JOB/INDEX
+// for the others.
+func JobRef(id string, index int) string {
+	return Ref{Kind: RefJob, JobID: id, Index: index}.String()
 }
 
 // String is the reference in its canonical spelling: images://JOB for a

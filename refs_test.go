@@ -103,3 +103,65 @@ func FuzzParseRef(f *testing.F) {
 		}
 	})
 }
+
+func TestParseJobRefTakesOnlyJobReferencesWithParseRefsRules(t *testing.T) {
+	const job = "3f2c9a1e-8b7d-4c6e-9f01-23456789abcd"
+	for _, tc := range []struct {
+		name, in string
+		index    int
+		says     string // "" when accepted
+	}{
+		{"a job's first image", "images://" + job, 0, ""},
+		{"an explicit index 0 names the first image", "images://" + job + "/0", 0, ""},
+		{"an index past a job's usual image count is for the job to refuse", "images://" + job + "/4", 4, ""},
+		{"the largest index", "images://" + job + "/99", 99, ""},
+		{"the scheme in capitals, as ParseRef reads it", "IMAGES://" + job + "/2", 2, ""},
+		{"an index past the bound", "images://" + job + "/100", 0, "image index must be a number from 0"},
+		{"a leading zero", "images://" + job + "/01", 0, "image index must be a number from 0"},
+		{"a plus sign", "images://" + job + "/+1", 0, "image index must be a number from 0"},
+		{"a trailing slash", "images://" + job + "/", 0, "image index must be a number from 0"},
+		{"a path after the index", "images://" + job + "/1/2", 0, "image index must be a number from 0"},
+		{"a job id in capitals", "images://" + strings.ToUpper(job), 0, "does not name a job"},
+		{"36 dashes are no UUID", "images://" + strings.Repeat("-", 36), 0, "does not name a job"},
+		{"a path-like job id", "images://../../etc/passwd", 0, "does not name a job"},
+		{"a NUL after the index", "images://" + job + "/1\x00", 0, "control characters"},
+		{"an http URL is no job reference", "https://example.com/" + job, 0, "is not an image reference: use images://JOB_ID"},
+		{"an inline image is no job reference", "inline:sha256-" + strings.Repeat("ab", 32), 0, "is not an image reference: use images://JOB_ID"},
+		{"another scheme", "image://" + job, 0, "is not an image reference: use images://JOB_ID"},
+		{"nothing", "", 0, "is not an image reference"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := ParseJobRef("resource URI", tc.in)
+			if tc.says == "" {
+				if err != nil || r.Kind != RefJob || r.JobID != job || r.Index != tc.index {
+					t.Fatalf("ParseJobRef(%q) = %+v, %v; want job %s image %d", tc.in, r, err, job, tc.index)
+				}
+				if got := JobRef(r.JobID, r.Index); got != r.String() {
+					t.Errorf("JobRef(%q, %d) = %q, want the canonical %q", r.JobID, r.Index, got, r.String())
+				}
+				if id, index, ok := JobOfRef(tc.in); !ok || id != job || index != tc.index {
+					t.Errorf("JobOfRef(%q) = %q, %d, %v: it disagrees with ParseJobRef", tc.in, id, index, ok)
+				}
+				return
+			}
+			if err == nil || KindOf(err) != KindInvalidInput || !strings.HasPrefix(err.(*Error).Message, "resource URI: ") || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("ParseJobRef(%q) = %+v, %v; want invalid_input naming the resource URI and saying %q", tc.in, r, err, tc.says)
+			}
+			if id, index, ok := JobOfRef(tc.in); ok {
+				t.Errorf("JobOfRef(%q) = %q, %d: it takes what ParseJobRef refuses", tc.in, id, index)
+			}
+			if _, err := ParseRef("x", tc.in); err == nil && strings.HasPrefix(strings.ToLower(tc.in), "images://") {
+				t.Errorf("ParseRef(%q) takes the job reference ParseJobRef refuses", tc.in)
+			}
+		})
+	}
+}
+
+func TestJobRefSpellsTheFirstImageWithoutAnIndex(t *testing.T) {
+	const job = "3f2c9a1e-8b7d-4c6e-9f01-23456789abcd"
+	for index, want := range []string{"images://" + job, "images://" + job + "/1", "images://" + job + "/2"} {
+		if got := JobRef(job, index); got != want {
+			t.Errorf("JobRef(%q, %d) = %q, want %q", job, index, got, want)
+		}
+	}
+}

@@ -52,34 +52,6 @@ func ShowRefs(refs []string) []string {
 	return out
 }
 
-// JobOfRef returns the job id and image index of an "images://JOB[/INDEX]"
-// reference; ok is false for any other form. It checks only the shape, not
-// that the job exists.
-func JobOfRef(ref string) (job string, index int, ok bool) {
-	rest, found := strings.CutPrefix(ref, "images://")
-	if !found {
-		return "", 0, false
-	}
-	job, idx, hasIndex := strings.Cut(rest, "/")
-	if len(job) != 36 || strings.ContainsFunc(job, func(r rune) bool {
-		return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r == '-')
-	}) {
-		return "", 0, false
-	}
-	if hasIndex {
-		if idx == "" || len(idx) > 3 {
-			return "", 0, false
-		}
-		for _, c := range idx {
-			if c < '0' || c > '9' {
-				return "", 0, false
-			}
-			index = index*10 + int(c-'0')
-		}
-	}
-	return job, index, true
-}
-
 func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }

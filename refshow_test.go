@@ -60,6 +60,10 @@ func TestJobOfRefNamesTheSourceJobOfAJobReference(t *testing.T) {
 		{"an empty index", "images://" + job + "/", "", 0, false},
 		{"an index that is not a number", "images://" + job + "/x", "", 0, false},
 		{"a path after the index", "images://" + job + "/1/2", "", 0, false},
+		{"the scheme in capitals, as ParseRef reads it", "IMAGES://" + job + "/1", job, 1, true},
+		{"an index with a leading zero, which ParseRef refuses", "images://" + job + "/01", "", 0, false},
+		{"an index past ParseRef's bound", "images://" + job + "/100", "", 0, false},
+		{"36 hex digits and dashes that are no UUID", "images://" + strings.Repeat("-", 36), "", 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

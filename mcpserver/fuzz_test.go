@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -366,8 +367,9 @@ func resultText(res *mcp.CallToolResult) string {
 }
 
 // FuzzParseImageURI checks that no URI panics the resource parser and that
-// whatever it accepts names a real job id and an image index in range, and
-// is the very URI the server hands out for that image.
+// whatever it accepts names a real job id and an image index in range, is
+// the very URI the server hands out for that image (up to the scheme's case
+// and an explicit /0), and is what an edit input accepts.
 func FuzzParseImageURI(f *testing.F) {
 	for _, s := range []string{
 		"images://" + fuzzJobID,
@@ -387,6 +389,14 @@ func FuzzParseImageURI(f *testing.F) {
 		"",
 		"images://" + strings.ToUpper(fuzzJobID),
 		"images://" + fuzzJobID + "/1\x00",
+		"images://" + fuzzJobID + "/99",
+		"images://" + fuzzJobID + "/100",
+		"IMAGES://" + fuzzJobID + "/2",
+		"images://" + strings.Repeat("-", 36),
+		"inline:sha256-" + strings.Repeat("ab", 32),
+		"%!0000",
+		"images://%!d/1",
+		"%%!!",
 	} {
 		f.Add(s)
 	}
@@ -396,7 +406,15 @@ func FuzzParseImageURI(f *testing.F) {
 			if id != "" || index != 0 {
 				t.Fatalf("parseImageURI(%q) failed (%v) yet returned %q, %d", uri, err, id, index)
 			}
-			if !plausibleSentence(err.Error()) {
+			// The error quotes the URI; a "%!" in it is the caller's, not
+			// a formatting mistake, so the sentence is judged without it.
+			msg := err.Error()
+			if i := strings.Index(msg, `"`); i >= 0 {
+				if q, err := strconv.QuotedPrefix(msg[i:]); err == nil {
+					msg = msg[:i] + msg[i+len(q):]
+				}
+			}
+			if !plausibleSentence(msg) {
 				t.Fatalf("parseImageURI(%q): error without a sentence: %q", uri, err)
 			}
 			return
@@ -404,11 +422,14 @@ func FuzzParseImageURI(f *testing.F) {
 		if jobs.ValidateID(id) != nil {
 			t.Fatalf("parseImageURI(%q) accepted job id %q", uri, id)
 		}
-		if index < 0 || index >= workflows.MaxImages {
+		if index < 0 || index > imagegen.MaxRefIndex {
 			t.Fatalf("parseImageURI(%q) accepted index %d", uri, index)
 		}
-		if uri != imageURI(id, index) && uri != fmt.Sprintf("images://%s/%d", id, index) {
+		if canon := "images://" + uri[len("images://"):]; canon != imageURI(id, index) && canon != fmt.Sprintf("images://%s/%d", id, index) {
 			t.Fatalf("parseImageURI(%q) = %q, %d: not the URI of that image", uri, id, index)
+		}
+		if r, err := imagegen.ParseRef("input_images[0]", uri); err != nil || r.Kind != imagegen.RefJob || r.JobID != id || r.Index != index {
+			t.Fatalf("parseImageURI(%q) = %q, %d, but as an edit input it is %+v, %v", uri, id, index, r, err)
 		}
 		if id2, index2, err := parseImageURI(imageURI(id, index)); err != nil || id2 != id || index2 != index {
 			t.Fatalf("imageURI(%q, %d) does not parse back: %q, %d, %v", id, index, id2, index2, err)

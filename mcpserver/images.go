@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/jobs"
 	"github.com/imagegen/imagegen/workflows"
 )
@@ -55,11 +55,13 @@ func (s *Server) imageContent(ctx context.Context, job jobs.Job) []mcp.Content {
 }
 
 // imageURI names image i of a job as an MCP resource.
-func imageURI(jobID string, i int) string {
-	if i == 0 {
-		return "images://" + jobID
+func imageURI(jobID string, i int) string { return imagegen.JobRef(jobID, i) }
+
+func imageCount(n int) string {
+	if n == 1 {
+		return "1 image"
 	}
-	return fmt.Sprintf("images://%s/%d", jobID, i)
+	return fmt.Sprintf("%d images", n)
 }
 
 func clip(s string, n int) string {
@@ -82,8 +84,11 @@ func (s *Server) registerResources() {
 			return nil, fmt.Errorf("image %s: %w", req.Params.URI, err)
 		}
 		imgs := imagesOf(job)
-		if job.Status != workflows.StatusCompleted || index >= len(imgs) {
+		if job.Status != workflows.StatusCompleted {
 			return nil, fmt.Errorf("image %s: job %s has no such image (status %s)", req.Params.URI, id, job.Status)
+		}
+		if index >= len(imgs) {
+			return nil, fmt.Errorf("image %s: job %s has %s, so this names none of them (images are numbered from 0)", req.Params.URI, id, imageCount(len(imgs)))
 		}
 		img := imgs[index]
 		if img.Key == "" && img.URL == "" {
@@ -124,21 +129,16 @@ func (s *Server) recentResources(ctx context.Context, _ any, _ *mcp.ListResource
 	}
 }
 
+// parseImageURI reads an images://JOB[/INDEX] resource URI with the parser
+// edit inputs go through (imagegen.ParseJobRef), so that a resource read and
+// an input_images entry accept the same spelling. Whether the job has that
+// image is checked against the job.
 func parseImageURI(uri string) (id string, index int, err error) {
-	rest, ok := strings.CutPrefix(uri, "images://")
-	if !ok {
-		return "", 0, fmt.Errorf("not an image resource: %q", uri)
-	}
-	id, idx, hasIdx := strings.Cut(rest, "/")
-	if err := jobs.ValidateID(id); err != nil {
+	r, err := imagegen.ParseJobRef("resource URI", uri)
+	if err != nil {
 		return "", 0, err
 	}
-	if hasIdx {
-		if _, err := fmt.Sscanf(idx, "%d", &index); err != nil || index < 0 || index >= workflows.MaxImages || fmt.Sprint(index) != idx {
-			return "", 0, fmt.Errorf("image index %q must be 0 to %d", idx, workflows.MaxImages-1)
-		}
-	}
-	return id, index, nil
+	return r.JobID, r.Index, nil
 }
 
 // hooks wires the recent-images listing into resources/list.
