@@ -9,11 +9,14 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/devserver"
 	"github.com/imagegen/imagegen/jobs"
@@ -150,6 +153,21 @@ func (s *ledgerStack) waitView(t *testing.T, ctx context.Context, day, what stri
 	return v
 }
 
+// history counts a workflow's events and their encoded bytes.
+func (s *ledgerStack) history(t *testing.T, ctx context.Context, id string) (events, bytes int) {
+	t.Helper()
+	it := s.c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		events++
+		bytes += proto.Size(ev)
+	}
+	return events, bytes
+}
+
 func isRefusal(err error) bool {
 	var ae *temporal.ApplicationError
 	return errors.As(err, &ae) && ae.Type() == workflows.ErrTypeBudgetExceeded
@@ -265,6 +283,33 @@ func TestBudgetLedger(t *testing.T) {
 			t.Errorf("the ledger ran %d times before this run; with 4 messages a run it must have continued as new at least 5 times for 60 messages", v.Runs)
 		}
 		t.Logf("measured: %d reservations and settlements across %d runs of the ledger", calls, v.Runs+1)
+	})
+
+	t.Run("a reservation and its settlement cost a few events and no timer", func(t *testing.T) {
+		in := workflows.BudgetInput{Day: "2099-01-05"}
+		pair := func(i int) {
+			id := fmt.Sprintf("job-%02d", i)
+			if _, err := s.reserve(ctx, in, workflows.ReserveRequest{JobID: id, Model: "flux-schnell", Amount: cent, Limit: 100 * cent}); err != nil {
+				t.Fatal(err)
+			}
+			s.settle(t, ctx, in.Day, workflows.SettleRequest{JobID: id, Model: "flux-schnell", Actual: cent})
+			s.waitView(t, ctx, in.Day, "the settlement", func(v workflows.BudgetView) bool { return v.Settled == i+1 })
+		}
+		pair(0) // the ledger's start and first timer
+		events0, bytes0 := s.history(t, ctx, workflows.BudgetLedgerID(in.Day))
+		const pairs = 10
+		for i := 1; i <= pairs; i++ {
+			pair(i)
+		}
+		events, bytes := s.history(t, ctx, workflows.BudgetLedgerID(in.Day))
+		perEvents, perBytes := float64(events-events0)/pairs, (bytes-bytes0)/pairs
+		t.Logf("measured: one reserve + settle after the other: %.1f events and %d bytes per pair (%d events, %d bytes for %d pairs and the start)", perEvents, perBytes, events, bytes, pairs+1)
+		// Update accepted + completed and a signal, each with its workflow
+		// task (3 events): 9. A timer started and canceled per message
+		// would add 2 each.
+		if perEvents > 9 {
+			t.Errorf("%.1f events per reservation and settlement, want at most 9", perEvents)
+		}
 	})
 
 	t.Run("orphan reservations are released, a running job's is kept", func(t *testing.T) {
