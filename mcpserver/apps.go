@@ -101,7 +101,7 @@ func withViewer(t server.ServerTool) server.ServerTool {
 // registerViewer adds the viewer resource.
 func (s *Server) registerViewer() {
 	res := mcp.NewResource(ViewerURI, "Image viewer",
-		mcp.WithResourceDescription("Shows generated images large, with prompt, model, size and time, the progress of running jobs, "+
+		mcp.WithResourceDescription("Shows generated images large, with prompt, model, size, cost and time, the progress of running jobs, "+
 			"and buttons for variations, regenerate, retry and the Temporal Web UI (MCP Apps)."),
 		mcp.WithMIMEType(AppMIMEType))
 	res.Meta = mcp.NewMetaFromMap(s.viewerMeta())

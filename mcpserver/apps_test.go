@@ -213,3 +213,55 @@ func TestViewerIsSelfContained(t *testing.T) {
 		}
 	}
 }
+
+// TestViewerShowsTheCostSentenceEveryJobToolDeclares checks the contract the
+// viewer's Cost line rests on: every tool that shows the viewer a job
+// declares cost.summary (the server's one sentence for the cost) in its
+// output schema where the viewer looks for the job, and the viewer shows that
+// field as text and words no cost of its own. The browser test in
+// interop/apps checks the sentence on screen.
+func TestViewerShowsTheCostSentenceEveryJobToolDeclares(t *testing.T) {
+	c := inProcessWith(t, mcpserver.Options{})
+	res, err := c.ListTools(context.Background(), mcp.ListToolsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		tool string
+		path []string // from the output schema's root to the job
+	}{
+		{"get_job_status", nil},
+		{"wait_for_completion", []string{"job"}},
+		{"generate_image_and_wait", []string{"job"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.tool, func(t *testing.T) {
+			var schema map[string]any
+			for _, tool := range res.Tools {
+				if tool.Name == tt.tool {
+					schema, _ = asJSON(t, tool)["outputSchema"].(map[string]any)
+				}
+			}
+			node := schema
+			for _, p := range append(tt.path, "cost", "summary") {
+				props, _ := node["properties"].(map[string]any)
+				node, _ = props[p].(map[string]any)
+			}
+			if node == nil || node["type"] != "string" {
+				t.Errorf("%s output schema has no string %s.cost.summary: %v", tt.tool, strings.Join(tt.path, "."), schema)
+			}
+		})
+	}
+	doc := mcpserver.ViewerHTML()
+	for _, want := range []string{`const c = job.cost;`, `typeof c.summary === "string" ? c.summary : ""`, `add("Cost", costOf(job));`} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("viewer does not show the job's cost.summary as it is: missing %q", want)
+		}
+	}
+	// The wording is the server's: the script builds no cost sentence itself.
+	for _, banned := range []string{"paid provider call", "no published price", "no cost", "estimated "} {
+		if strings.Contains(doc, banned) {
+			t.Errorf("viewer words the cost itself (%q): it must show the server's summary", banned)
+		}
+	}
+}

@@ -97,6 +97,13 @@ func TestViewerInChromiumThroughTheOfficialAppBridge(t *testing.T) {
 	if strings.Contains(view, "Retry") {
 		t.Errorf("viewer offers Retry for a completed job:\n%s", view)
 	}
+	// The job's cost, in the sentence the server words: a preview costs nothing.
+	if firstJob.Cost == nil || !strings.HasPrefix(firstJob.Cost.Summary, "preview: no cost") {
+		t.Fatalf("preview job cost = %+v, want a summary starting \"preview: no cost\"", firstJob.Cost)
+	}
+	if got := b.factText(t, "Cost"); got != firstJob.Cost.Summary {
+		t.Errorf("viewer shows cost %q, want the server's summary %q", got, firstJob.Cost.Summary)
+	}
 	b.screenshot(t, "viewer-light.png")
 
 	// 2. The host switches to dark: the view follows through
@@ -267,6 +274,16 @@ func TestViewerRetriesAFailedJob(t *testing.T) {
 		text := b.viewText(t)
 		return text, !strings.Contains(text, "Retry") && strings.Contains(text, "The image is ready.")
 	})
+	// The view shows what the finished job cost, as get_job_status words it:
+	// the actual amount and its paid provider calls.
+	status := decode[mcpserver.JobView](t, callJSON(t, mcpClient(t, svc.MCPURL), "get_job_status", map[string]any{"job_id": job.JobID}))
+	if status.Cost == nil || !strings.HasPrefix(status.Cost.Actual, "$") || status.Cost.PaidCalls < 1 ||
+		!strings.HasPrefix(status.Cost.Summary, status.Cost.Actual+" for ") || !strings.Contains(status.Cost.Summary, "paid provider call") {
+		t.Fatalf("retried job cost = %+v, want an actual dollar amount for its paid provider calls", status.Cost)
+	}
+	if got := b.factText(t, "Cost"); got != status.Cost.Summary || !strings.Contains(got, status.Cost.Actual) {
+		t.Errorf("viewer shows cost %q, want the server's summary %q with the actual %s", got, status.Cost.Summary, status.Cost.Actual)
+	}
 	b.screenshot(t, "viewer-retried.png")
 }
 
@@ -678,6 +695,16 @@ func (b *browser) viewText(t *testing.T) string {
 	t.Helper()
 	var s string
 	b.inView(t, `document.body.innerText`, &s)
+	return s
+}
+
+// factText returns the value the view shows beside a label in its facts
+// list ("" when there is none).
+func (b *browser) factText(t *testing.T, label string) string {
+	t.Helper()
+	var s string
+	b.inView(t, `(() => { for (const d of document.querySelectorAll("#job:not([hidden]) #facts > div")) {
+		if (d.querySelector("dt").textContent === `+jsString(label)+`) return d.querySelector("dd").textContent; } return ""; })()`, &s)
 	return s
 }
 
