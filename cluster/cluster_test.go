@@ -70,6 +70,11 @@ func TestCluster(t *testing.T) {
 		s.checkOneWorkflowPerJob(t, jobs)
 	})
 
+	t.Run("DailyBudgetHeldAcrossServes", func(t *testing.T) {
+		t.Parallel()
+		budgetHeldAcrossServes(t, newStack(t, bins, ts, "budget-serves"))
+	})
+
 	t.Run("ServeKilledJobsContinueAndANewServeAnswers", func(t *testing.T) {
 		t.Parallel()
 		s := newStack(t, bins, ts, "serve-killed")

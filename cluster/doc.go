@@ -4,8 +4,8 @@
 // directory), the official Temporal server built from the go.temporal.io/server
 // module this repository pins (cmd/server, with the schema set up by
 // deploy/temporal/schema.sh and cmd/tools/sql, and the dynamic config
-// deploy/dynamicconfig/imagegen.yaml), one `imagegen serve`, several
-// `imagegen worker` processes and an in-process S3 server, all on loopback
+// deploy/dynamicconfig/imagegen.yaml), one `imagegen serve` (two where a
+// daily budget must hold across servers), `imagegen worker` processes and an in-process S3 server, all on loopback
 // with random ports, and drives them through real MCP clients while it kills
 // and restarts parts of it.
 //
