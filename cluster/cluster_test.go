@@ -56,7 +56,7 @@ func TestCluster(t *testing.T) {
 		first := s.worker("worker 1 (killed)")
 		c := newClient(t, serve.mcpURL)
 		jobs := submit(t, c, "worker-kill", 4)
-		waitUntil(t, time.Minute, "all provider calls in flight on worker 1", func() bool { return s.fake.Calls() >= len(jobs) })
+		waitUntil(t, recoverWithin, "all provider calls in flight on worker 1", func() bool { return s.fake.Calls() >= len(jobs) })
 		s.worker("worker 2")
 		first.kill()
 		killed := time.Now()
@@ -139,7 +139,7 @@ func TestClusterSurvivesRestarts(t *testing.T) {
 
 	t.Run("TemporalServerRestart", func(t *testing.T) {
 		jobs := submit(t, c, "temporal-restart", 10)
-		waitUntil(t, time.Minute, "jobs under way", func() bool { return s.fake.Calls() >= 3 })
+		waitUntil(t, recoverWithin, "jobs under way", func() bool { return s.fake.Calls() >= 3 })
 		ts.kill()
 		down := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -160,7 +160,7 @@ func TestClusterSurvivesRestarts(t *testing.T) {
 	t.Run("PostgreSQLRestart", func(t *testing.T) {
 		jobs := submit(t, c, "postgres-restart", 10)
 		before := s.fake.Calls()
-		waitUntil(t, time.Minute, "jobs under way", func() bool { return s.fake.Calls() >= before+3 })
+		waitUntil(t, recoverWithin, "jobs under way", func() bool { return s.fake.Calls() >= before+3 })
 		pg.stop(t, "immediate")
 		down := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
