@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"image"
-	"image/color"
 	"image/jpeg"
 	"image/png"
 
 	"golang.org/x/image/draw"
-	"golang.org/x/image/webp"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/internal/providerkit"
 )
 
 const (
@@ -65,33 +64,22 @@ func (o NormaliseOptions) Normalise(data []byte) (imagegen.InputImage, error) {
 		o.MaxDecodedBytes = DefaultMaxDecodedBytes
 	}
 	kind := imagegen.SniffImageType(data)
-	var decodeConfig func([]byte) (image.Config, error)
-	var decode func([]byte) (image.Image, error)
-	switch kind {
-	case "image/png":
-		decodeConfig = func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) }
-	case "image/jpeg":
-		decodeConfig = func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte) (image.Image, error) { return jpeg.Decode(bytes.NewReader(b)) }
-	case "image/webp":
-		decodeConfig = func(b []byte) (image.Config, error) { return webp.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte) (image.Image, error) { return webp.Decode(bytes.NewReader(b)) }
-	default:
+	decodeConfig, decode, ok := providerkit.Decoders(kind)
+	if !ok {
 		return imagegen.InputImage{}, invalid("input image is not a PNG, JPEG or WebP image", nil)
 	}
 	name := kind[len("image/"):]
-	cfg, err := decodeConfig(data)
+	cfg, err := decodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return imagegen.InputImage{}, invalid(fmt.Sprintf("input image is a %s whose header does not decode", name), err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > o.MaxPixels/cfg.Height {
 		return imagegen.InputImage{}, invalid(fmt.Sprintf("input image claims %d×%d pixels, more than the %d megapixels accepted: use a smaller image", cfg.Width, cfg.Height, o.MaxPixels/1_000_000), nil)
 	}
-	if bpp := bytesPerPixel(cfg.ColorModel); cfg.Width*cfg.Height > o.MaxDecodedBytes/bpp {
+	if bpp := providerkit.BytesPerPixel(cfg.ColorModel); cfg.Width*cfg.Height > o.MaxDecodedBytes/bpp {
 		return imagegen.InputImage{}, invalid(fmt.Sprintf("input image is too large to decode: %d×%d at %d bytes a pixel is over the %d MiB limit; use a smaller image", cfg.Width, cfg.Height, bpp, o.MaxDecodedBytes>>20), nil)
 	}
-	img, err := decode(data)
+	img, err := decode(bytes.NewReader(data))
 	if err != nil {
 		return imagegen.InputImage{}, invalid(fmt.Sprintf("input image is a %s that does not decode (truncated or corrupt)", name), err)
 	}
@@ -197,24 +185,4 @@ func opaque(img image.Image) bool {
 		return o.Opaque()
 	}
 	return false
-}
-
-// bytesPerPixel is what the image package allocates per pixel for a color
-// model; an unknown model counts as the widest (8 bytes, 16-bit RGBA).
-func bytesPerPixel(m color.Model) int {
-	if _, ok := m.(color.Palette); ok { // a slice: not comparable with ==
-		return 1
-	}
-	switch m {
-	case color.GrayModel, color.AlphaModel:
-		return 1
-	case color.Gray16Model, color.Alpha16Model:
-		return 2
-	case color.YCbCrModel: // 4:4:4 at worst
-		return 3
-	case color.RGBAModel, color.NRGBAModel, color.CMYKModel, color.NYCbCrAModel:
-		return 4
-	default:
-		return 8
-	}
 }

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/jpeg"
-	"image/png"
 
 	"golang.org/x/image/draw"
-	"golang.org/x/image/webp"
 
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/internal/providerkit"
 )
 
 // pictures are the decoded inputs of an edit.
@@ -53,20 +51,11 @@ func decodeInputs(req imagegen.Request, inputs imagegen.Inputs) (pictures, error
 }
 
 func decode(what string, data []byte, side int, model string) (image.Image, error) {
-	var cfg func() (image.Config, error)
-	var dec func() (image.Image, error)
-	r := func() *bytes.Reader { return bytes.NewReader(data) }
-	switch imagegen.SniffImageType(data) {
-	case "image/png":
-		cfg, dec = func() (image.Config, error) { return png.DecodeConfig(r()) }, func() (image.Image, error) { return png.Decode(r()) }
-	case "image/jpeg":
-		cfg, dec = func() (image.Config, error) { return jpeg.DecodeConfig(r()) }, func() (image.Image, error) { return jpeg.Decode(r()) }
-	case "image/webp":
-		cfg, dec = func() (image.Config, error) { return webp.DecodeConfig(r()) }, func() (image.Image, error) { return webp.Decode(r()) }
-	default:
+	cfg, dec, ok := providerkit.Decoders(imagegen.SniffImageType(data))
+	if !ok {
 		return nil, invalidf("%s is not a PNG, JPEG or WebP image", what)
 	}
-	c, err := cfg()
+	c, err := cfg(bytes.NewReader(data))
 	if err != nil {
 		return nil, invalidf("%s does not decode: %v", what, err)
 	}
@@ -79,7 +68,7 @@ func decode(what string, data []byte, side int, model string) (image.Image, erro
 	if c.Width > limit || c.Height > limit {
 		return nil, invalidf("%s is %dx%d; %s takes input images of at most %dx%d: resize it first", what, c.Width, c.Height, model, limit, limit)
 	}
-	img, err := dec()
+	img, err := dec(bytes.NewReader(data))
 	if err != nil {
 		return nil, invalidf("%s does not decode: %v", what, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -38,9 +39,10 @@ const MaxImagePixels = 4096 * 4096
 // output, openai-image's 3840x3840 8-bit RGBA (56 MiB), allowed.
 const MaxDecodedBytes = 80 << 20
 
-// bytesPerPixel is what the image package allocates per pixel for a color
-// model; an unknown model counts as the widest (8 bytes, 16-bit RGBA).
-func bytesPerPixel(m color.Model) int {
+// BytesPerPixel is what the image package allocates per pixel for a color
+// model; an unknown model counts as the widest (8 bytes, 16-bit RGBA). With
+// an image header's dimensions it bounds the memory a decode will take.
+func BytesPerPixel(m color.Model) int {
 	if _, ok := m.(color.Palette); ok { // a slice: not comparable with ==
 		return 1
 	}
@@ -58,6 +60,21 @@ func bytesPerPixel(m color.Model) int {
 	}
 }
 
+// Decoders returns the header and full decoders of an image type as
+// imagegen.SniffImageType names it (image/png, image/jpeg or image/webp); ok
+// is false for any other type.
+func Decoders(kind string) (config func(io.Reader) (image.Config, error), decode func(io.Reader) (image.Image, error), ok bool) {
+	switch kind {
+	case "image/png":
+		return png.DecodeConfig, png.Decode, true
+	case "image/jpeg":
+		return jpeg.DecodeConfig, jpeg.Decode, true
+	case "image/webp":
+		return webp.DecodeConfig, webp.Decode, true
+	}
+	return nil, nil, false
+}
+
 // CheckImage names the image type from its magic bytes and decodes the image
 // fully, for every provider's answers: a truncated PNG or JPEG has a valid
 // header, and only a full decode notices the missing data. Storing such a file
@@ -68,32 +85,21 @@ func CheckImage(data []byte) (contentType string, err error) {
 		return "", fmt.Errorf("the image is empty")
 	}
 	kind := imagegen.SniffImageType(data)
-	var decodeConfig func([]byte) (image.Config, error)
-	var decode func([]byte) error
-	switch kind {
-	case "image/png":
-		decodeConfig = func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte) error { _, err := png.Decode(bytes.NewReader(b)); return err }
-	case "image/jpeg":
-		decodeConfig = func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte) error { _, err := jpeg.Decode(bytes.NewReader(b)); return err }
-	case "image/webp":
-		decodeConfig = func(b []byte) (image.Config, error) { return webp.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte) error { _, err := webp.Decode(bytes.NewReader(b)); return err }
-	default:
+	decodeConfig, decode, ok := Decoders(kind)
+	if !ok {
 		return "", fmt.Errorf("the answer is not a PNG, JPEG or WebP image (starts with %q)", RemoteText(string(data[:min(len(data), 128)]), 16))
 	}
-	cfg, err := decodeConfig(data)
+	cfg, err := decodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return "", fmt.Errorf("the %s header does not decode: %v", kind, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > MaxImagePixels/cfg.Height {
 		return "", fmt.Errorf("the %s claims an implausible size %dx%d", kind, cfg.Width, cfg.Height)
 	}
-	if bpp := bytesPerPixel(cfg.ColorModel); cfg.Width*cfg.Height > MaxDecodedBytes/bpp {
+	if bpp := BytesPerPixel(cfg.ColorModel); cfg.Width*cfg.Height > MaxDecodedBytes/bpp {
 		return "", fmt.Errorf("the %s is too large to decode: %dx%d at %d bytes a pixel is over the %d MiB limit", kind, cfg.Width, cfg.Height, bpp, MaxDecodedBytes>>20)
 	}
-	if err := decode(data); err != nil {
+	if _, err := decode(bytes.NewReader(data)); err != nil {
 		return "", fmt.Errorf("the %s does not decode (truncated or corrupt): %v", kind, err)
 	}
 	return kind, nil
