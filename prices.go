@@ -269,14 +269,11 @@ var ErrUnpriced = errors.New("no published price")
 // callSize is the output size and step count one call of req makes on m.
 func callSize(m Model, p Price, req Request) (w, h, steps int) {
 	w, h = req.Width, req.Height
-	if w == 0 || h == 0 {
-		dw, dh := p.DefaultWidth, p.DefaultHeight
-		if w == 0 {
-			w = dw
-		}
-		if h == 0 {
-			h = dh
-		}
+	if w == 0 {
+		w = p.DefaultWidth
+	}
+	if h == 0 {
+		h = p.DefaultHeight
 	}
 	steps = req.Steps
 	switch {
