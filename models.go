@@ -216,13 +216,11 @@ func (m Model) validateParams(r Request) error {
 		return invalid(fmt.Sprintf("steps %d is out of range for %s: use 1 to %d", r.Steps, m.Name, m.MaxSteps))
 	}
 	if r.NegativePrompt != "" && !m.SupportsNeg {
-		return invalid(fmt.Sprintf("model %s takes no negative_prompt: leave it out or use %s",
-			m.Name, modelsThat(func(m Model) bool { return m.SupportsNeg })))
+		return m.takesNo("negative_prompt", "it", func(m Model) bool { return m.SupportsNeg })
 	}
 	if r.Guidance != nil {
 		if !m.SupportsGuide {
-			return invalid(fmt.Sprintf("model %s takes no guidance: leave it out or use %s",
-				m.Name, modelsThat(func(m Model) bool { return m.SupportsGuide })))
+			return m.takesNo("guidance", "it", func(m Model) bool { return m.SupportsGuide })
 		}
 		if !(*r.Guidance >= m.MinGuidance && *r.Guidance <= m.MaxGuidance) { // NaN too
 			return invalid(fmt.Sprintf("guidance %g is out of range for %s: use %g to %g", *r.Guidance, m.Name, m.MinGuidance, m.MaxGuidance))
@@ -230,8 +228,7 @@ func (m Model) validateParams(r Request) error {
 	}
 	if len(r.Inputs) > m.MaxInputs {
 		if m.MaxInputs == 0 {
-			return invalid(fmt.Sprintf("model %s takes no input images: leave them out%s",
-				m.Name, orUse(modelsThat(func(m Model) bool { return m.MaxInputs > 0 }))))
+			return m.takesNo("input images", "them", func(m Model) bool { return m.MaxInputs > 0 })
 		}
 		return invalid(fmt.Sprintf("model %s takes at most %d input images, not %d", m.Name, m.MaxInputs, len(r.Inputs)))
 	}
@@ -241,16 +238,14 @@ func (m Model) validateParams(r Request) error {
 		}
 	}
 	if r.Mask != "" && !m.SupportsMask {
-		return invalid(fmt.Sprintf("model %s takes no mask: leave it out%s",
-			m.Name, orUse(modelsThat(func(m Model) bool { return m.SupportsMask }))))
+		return m.takesNo("mask", "it", func(m Model) bool { return m.SupportsMask })
 	}
 	if r.Mask != "" && len(r.Inputs) == 0 {
 		return invalid(fmt.Sprintf("a mask says where to repaint an input image, and no input image was given: add one to input_images or leave the mask out (%s)", m.Name))
 	}
 	if r.Strength != nil {
 		if !m.SupportsStrength {
-			return invalid(fmt.Sprintf("model %s takes no strength: leave it out%s",
-				m.Name, orUse(modelsThat(func(m Model) bool { return m.SupportsStrength }))))
+			return m.takesNo("strength", "it", func(m Model) bool { return m.SupportsStrength })
 		}
 		if !(*r.Strength >= 0 && *r.Strength <= 1) { // NaN too
 			return invalid(fmt.Sprintf("strength %g is out of range for %s: use 0 (keep the input image) to 1 (ignore it)", *r.Strength, m.Name))
@@ -261,8 +256,7 @@ func (m Model) validateParams(r Request) error {
 	}
 	if r.Seed != nil {
 		if !m.SupportsSeed {
-			return invalid(fmt.Sprintf("model %s takes no seed: leave it out or use %s",
-				m.Name, modelsThat(func(m Model) bool { return m.SupportsSeed })))
+			return m.takesNo("seed", "it", func(m Model) bool { return m.SupportsSeed })
 		}
 		if *r.Seed < 0 {
 			return invalid("seed must be zero or positive")
@@ -271,12 +265,14 @@ func (m Model) validateParams(r Request) error {
 	return nil
 }
 
-// orUse points to alternatives, if there are any: " or use a or b".
-func orUse(alternatives string) string {
-	if alternatives == "" {
-		return ""
+// takesNo refuses a parameter m does not take, pointing to the models that
+// take it if there are any: "model M takes no WHAT: leave IT out or use A or B".
+func (m Model) takesNo(what, it string, has func(Model) bool) error {
+	msg := fmt.Sprintf("model %s takes no %s: leave %s out", m.Name, what, it)
+	if alternatives := modelsThat(has); alternatives != "" {
+		msg += " or use " + alternatives
 	}
-	return " or use " + alternatives
+	return invalid(msg)
 }
 
 // modelsThat names the models with a capability, for error messages that
