@@ -6,15 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"image/jpeg"
-	"image/png"
 	"mime/multipart"
 	"net/textproto"
 	"strconv"
 
-	"golang.org/x/image/webp"
-
 	"github.com/imagegen/imagegen"
+	"github.com/imagegen/imagegen/internal/providerkit"
 )
 
 // Wire is one model's request and answer format on Workers AI: only what
@@ -312,17 +309,9 @@ func (w Wire) checkInputs(m imagegen.Model, req imagegen.Request, inputs imagege
 // decodeConfig reads an image's type and size from its header, without
 // decoding the pixels.
 func decodeConfig(data []byte) (image.Config, error) {
-	var cfg image.Config
-	var err error
-	switch imagegen.SniffImageType(data) {
-	case "image/png":
-		cfg, err = png.DecodeConfig(bytes.NewReader(data))
-	case "image/jpeg":
-		cfg, err = jpeg.DecodeConfig(bytes.NewReader(data))
-	case "image/webp":
-		cfg, err = webp.DecodeConfig(bytes.NewReader(data))
-	default:
+	config, _, ok := providerkit.Decoders(imagegen.SniffImageType(data))
+	if !ok {
 		return image.Config{}, fmt.Errorf("unknown image type (%d bytes)", len(data))
 	}
-	return cfg, err
+	return config(bytes.NewReader(data))
 }
