@@ -5,17 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"image"
-	_ "image/jpeg" // image.DecodeConfig reads the input images' sizes
-	_ "image/png"
 	"io"
 	"math"
 	"mime"
 	"mime/multipart"
 	"strconv"
 	"unicode/utf8"
-
-	_ "golang.org/x/image/webp"
 
 	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/internal/providerkit"
@@ -269,7 +264,8 @@ func checkForm(parts []Part, m imagegen.Model, wire workersai.Wire) (map[string]
 			if p.ContentType != kind {
 				return nil, fmt.Sprintf("'/%s' has Content-Type %q but holds %s", p.Name, p.ContentType, kind)
 			}
-			cfg, _, err := image.DecodeConfig(bytes.NewReader(p.Data))
+			config, _, _ := providerkit.Decoders(kind) // CheckImage named one of the types it has
+			cfg, err := config(bytes.NewReader(p.Data))
 			if err == nil && (cfg.Width > int(rl.max) || cfg.Height > int(rl.max)) {
 				return nil, fmt.Sprintf("'/%s' is %dx%d: input images must be at most %gx%g", p.Name, cfg.Width, cfg.Height, rl.max, rl.max)
 			}
