@@ -170,8 +170,7 @@ func (a *Activities) Generate(ctx context.Context, in GenerateInput) (Staged, er
 		Placeholder:    a.Placeholder,
 		Spend:          spend.spend(),
 	}
-	sum := sha256.Sum256(img.Data)
-	staged.SHA256 = hex.EncodeToString(sum[:])
+	staged.SHA256 = sha256Hex(img.Data)
 	staged.Width, staged.Height = imageSize(img.Data)
 	staged, err = a.Staging.put(name, img.Data, staged)
 	if err != nil {
@@ -201,7 +200,7 @@ func (a *Activities) Store(ctx context.Context, in StoreInput) (Stored, error) {
 		return Stored{}, temporal.NewNonRetryableApplicationError(
 			"the generated image was lost before it could be stored", ErrTypeStagedImageLost, nil)
 	}
-	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != in.Staged.SHA256 {
+	if sha256Hex(data) != in.Staged.SHA256 {
 		log.Warn("staged image corrupt", "file", in.Staged.File)
 		return Stored{}, temporal.NewNonRetryableApplicationError(
 			"the generated image was damaged before it could be stored", ErrTypeStagedImageLost, nil)
@@ -557,4 +556,11 @@ func (s *Staging) remove(file string) {
 	ext := filepath.Ext(file)
 	os.Remove(filepath.Join(s.dir, file))
 	os.Remove(filepath.Join(s.dir, strings.TrimSuffix(file, ext)+".json"))
+}
+
+// sha256Hex is the checksum recorded for staged images and inputs, and
+// checked when they are read back.
+func sha256Hex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }

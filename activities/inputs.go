@@ -2,8 +2,6 @@ package activities
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -120,10 +118,9 @@ func (a *Activities) fetchInput(ctx context.Context, in FetchInputsInput, src In
 	if err != nil {
 		return FetchedInput{}, fmt.Errorf("stage %s as %s: %w", what, key, err)
 	}
-	sum := sha256.Sum256(img.Data)
 	return FetchedInput{
 		Ref: src.Ref, Key: key, ContentType: img.ContentType, SizeBytes: int64(len(img.Data)),
-		Width: img.Width, Height: img.Height, SHA256: hex.EncodeToString(sum[:]),
+		Width: img.Width, Height: img.Height, SHA256: sha256Hex(img.Data),
 	}, nil
 }
 
@@ -189,7 +186,7 @@ func (a *Activities) readInputs(ctx context.Context, images []FetchedInput, mask
 			return imagegen.InputImage{}, &imagegen.Error{Kind: imagegen.KindStorage,
 				Message: fmt.Sprintf("the staged input image %s could not be read", f.Ref), Err: err}
 		}
-		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != f.SHA256 {
+		if sha256Hex(data) != f.SHA256 {
 			return imagegen.InputImage{}, &imagegen.Error{Kind: imagegen.KindStorage,
 				Message: fmt.Sprintf("the staged input image %s was damaged in storage", f.Ref)}
 		}
