@@ -131,7 +131,8 @@ type spendTracker struct {
 }
 
 // startSpend reads the progress earlier attempts left in the heartbeat
-// details and settles a call one of them left in flight.
+// details and settles a call one of them left in flight. The call's price
+// is set by price once the inputs it sends are known.
 func (a *Activities) startSpend(ctx context.Context, req imagegen.Request) *spendTracker {
 	t := &spendTracker{free: a.Placeholder}
 	if activity.HasHeartbeatDetails(ctx) {
@@ -143,7 +144,6 @@ func (a *Activities) startSpend(ctx context.Context, req imagegen.Request) *spen
 			t.progress.Spend = p.Settled()
 		}
 	}
-	t.price(req, imagegen.Inputs{})
 	return t
 }
 
