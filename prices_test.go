@@ -89,17 +89,22 @@ func TestEveryModelHasAPriceEntryWithItsSource(t *testing.T) {
 			t.Errorf("%s: an unknown price must say why", p.ProviderModel)
 		}
 	}
-	// Rows may land before or after their price entries are written (the
-	// FLUX.2 entries came first): every row present must have one.
+	// Every row has a price entry, and every entry prices a row.
+	rows := map[string]bool{}
 	for _, m := range Models() {
+		rows[m.ProviderModel] = true
 		if _, ok := PriceOf(m); !ok {
 			t.Errorf("model %s (%s) has no price entry: add one to prices (Known: false if no price is published)", m.Name, m.ProviderModel)
 		}
 	}
+	for id := range seen {
+		if !rows[id] {
+			t.Errorf("%s is priced but is no row of the models table", id)
+		}
+	}
 }
 
-// modelFor is the models-table row of a provider model, or a stand-in with
-// the given limits while its row has not landed yet.
+// modelFor is the models-table row of a provider model.
 func modelFor(t *testing.T, id string) Model {
 	t.Helper()
 	for _, m := range Models() {
@@ -107,7 +112,8 @@ func modelFor(t *testing.T, id string) Model {
 			return m
 		}
 	}
-	return Model{Name: id, ProviderModel: id, MaxSteps: 50, MaxSide: 2048, InputSide: 1024, MaxInputs: 4}
+	t.Fatalf("no row of the models table has provider model %s", id)
+	return Model{}
 }
 
 // The pricing page publishes unit prices and no worked examples; these are
@@ -184,15 +190,12 @@ func TestEstimateCountsEachInputAtTheModelsInputSide(t *testing.T) {
 	req := Request{Model: m.Name, Inputs: []string{"images://a", "images://b"}}
 	side := m.InputSide
 	if side == 0 {
-		t.Skip("the flux-2-klein-4b row has no InputSide: nothing to bound inputs by")
+		t.Fatal("the flux-2-klein-4b row has no InputSide: nothing to bound inputs by")
 	}
 	bound := inputBound(m, p)
 	want := p.cost(m, req, [][2]int{bound, bound})
 	if wantTiles := 2 * Tiles(side, side); want != p.OutputTile*USD(Tiles(1024, 1024))+p.InputTile*USD(wantTiles) {
 		t.Fatalf("two inputs at %d px should add %d input tiles", side, wantTiles)
-	}
-	if _, inTable := LookupModel(m.Name); !inTable {
-		t.Skipf("checked the arithmetic; EstimateCost needs the %s row in the models table", m.ProviderModel)
 	}
 	if got, ok := EstimateCost(req, 3); !ok || got != 3*want {
 		t.Errorf("EstimateCost = %s, %v; want %s", got, ok, 3*want)
@@ -217,9 +220,6 @@ func TestUnpublishedPricesAreUnknownNotZero(t *testing.T) {
 
 func TestCallCostPricesTheInputsActuallySent(t *testing.T) {
 	m := modelFor(t, "@cf/black-forest-labs/flux-2-klein-4b")
-	if _, inTable := LookupModel(m.Name); !inTable {
-		t.Skipf("CallCost needs the %s row in the models table", m.ProviderModel)
-	}
 	req := Request{Model: m.Name, Width: 1024, Height: 1024, Inputs: []string{"images://a"}}
 	got, ok := CallCost(req, Inputs{Images: []InputImage{{Width: 512, Height: 512}}})
 	if !ok || got != 1_148_000+59_000 {
@@ -242,9 +242,6 @@ func TestFlux2EstimatesAtTheirDefaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, ok := LookupModel(tt.req.Model); !ok {
-				t.Skipf("the %s row is not in the models table", tt.req.Model)
-			}
 			if got, ok := EstimateCost(tt.req, 1); !ok || got != tt.want {
 				t.Errorf("EstimateCost = %s, %v; want %s", got, ok, tt.want)
 			}
