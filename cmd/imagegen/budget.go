@@ -9,9 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/imagegen/imagegen/app"
 	"github.com/imagegen/imagegen/cmd/imagegen/config"
-	"github.com/imagegen/imagegen/internal/logging"
 	"github.com/imagegen/imagegen/jobs"
 	"github.com/imagegen/imagegen/workflows"
 )
@@ -46,11 +44,7 @@ func runBudget(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("budget: unexpected argument %q", fs.Arg(0))
 	}
 	c := cfg.Defaults()
-	opts, err := c.Options(logging.New(stderr, c.LogFormat, "warn"))
-	if err != nil {
-		return err
-	}
-	client, closeClient, err := app.ConnectJobs(ctx, opts)
+	_, client, closeClient, err := connectJobs(ctx, c, stderr)
 	if err != nil {
 		return err
 	}

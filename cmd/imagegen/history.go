@@ -12,7 +12,6 @@ import (
 	"github.com/imagegen/imagegen/app"
 	"github.com/imagegen/imagegen/cmd/imagegen/config"
 	"github.com/imagegen/imagegen/history"
-	"github.com/imagegen/imagegen/internal/logging"
 	"github.com/imagegen/imagegen/jobs"
 	"github.com/imagegen/imagegen/workflows"
 )
@@ -56,11 +55,7 @@ func runHistory(ctx context.Context, args []string, getenv func(string) string, 
 		return fmt.Errorf("history rebuild: unexpected argument %q", fs.Arg(0))
 	}
 	c := cfg.Defaults()
-	opts, err := c.Options(logging.New(stderr, c.LogFormat, "warn"))
-	if err != nil {
-		return err
-	}
-	client, closeClient, err := app.ConnectJobs(ctx, opts)
+	opts, client, closeClient, err := connectJobs(ctx, c, stderr)
 	if err != nil {
 		return err
 	}

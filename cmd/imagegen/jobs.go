@@ -30,6 +30,21 @@ Connects to TEMPORAL_ADDRESS (default 127.0.0.1:7233, where "imagegen dev" runs
 its embedded Temporal).
 `
 
+// connectJobs connects an operators' command (jobs, history, budget) to
+// the job layer with c's settings, logging warnings and worse to stderr.
+// The caller closes the client.
+func connectJobs(ctx context.Context, c config.Config, stderr io.Writer) (app.Options, *jobs.Client, func(), error) {
+	opts, err := c.Options(logging.New(stderr, c.LogFormat, "warn"))
+	if err != nil {
+		return app.Options{}, nil, nil, err
+	}
+	client, closeClient, err := app.ConnectJobs(ctx, opts)
+	if err != nil {
+		return app.Options{}, nil, nil, err
+	}
+	return opts, client, closeClient, nil
+}
+
 // runJobs is the operators' command line over the job layer.
 func runJobs(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -76,12 +91,7 @@ func runJobs(ctx context.Context, args []string, getenv func(string) string, std
 			c.TemporalUIURL = "http://127.0.0.1:8233"
 		}
 	}
-	log := logging.New(stderr, c.LogFormat, "warn")
-	opts, err := c.Options(log)
-	if err != nil {
-		return err
-	}
-	client, closeClient, err := app.ConnectJobs(ctx, opts)
+	_, client, closeClient, err := connectJobs(ctx, c, stderr)
 	if err != nil {
 		return err
 	}
