@@ -45,6 +45,9 @@ type ModelBudget struct {
 	ReservedUSD float64 `json:"reserved_usd"`
 }
 
+// noBudget is what get_budget says on a server whose jobs no budget bounds.
+const noBudget = "No budget is set on this server: jobs are not limited by cost."
+
 func (s *Server) getBudgetTool() server.ServerTool {
 	tool := mcp.NewTool("get_budget",
 		mcp.WithDescription("Show today's image budget: what was spent, what running jobs reserved, what is left, by model, "+
@@ -61,7 +64,7 @@ func (s *Server) getBudgetTool() server.ServerTool {
 			return mcp.NewToolResultError(err.Error()), nil
 		}
 		if s.opts.Budget == nil {
-			return structured(BudgetResult{ByModel: []ModelBudget{}, Message: "No budget is set on this server: jobs are not limited by cost."}), nil
+			return structured(BudgetResult{ByModel: []ModelBudget{}, Message: noBudget}), nil
 		}
 		st, err := s.opts.Budget.Budget(ctx)
 		if err != nil {
@@ -86,7 +89,7 @@ func budgetResult(st jobs.BudgetStatus) BudgetResult {
 	case st.Free:
 		b.WriteString("Images here are offline previews, which cost nothing: no job is refused for its cost.")
 	case !st.Configured:
-		b.WriteString("No budget is set on this server: jobs are not limited by cost.")
+		b.WriteString(noBudget)
 	case st.Limit > 0:
 		fmt.Fprintf(&b, "Today (%s, UTC): %s spent, %s reserved by %d running job(s), %s left of the daily budget of %s. It resets at 00:00 UTC, in %s.",
 			st.Day, st.Spent, st.Reserved, st.Reservations, st.Left, st.Limit, st.ResetsIn)
