@@ -224,7 +224,7 @@ func (s *Server) generateImageTool() server.ServerTool {
 		}
 		return structured(StartResult{
 			JobID: job.ID, Status: string(job.Status), Model: job.Model, TemporalUIURL: job.UIURL, Existing: existing, Message: msg,
-			Cost: s.view(job).Cost,
+			Cost: costView(job, s.opts.Placeholder),
 		}), nil
 	}}
 }
