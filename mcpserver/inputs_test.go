@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/imagegen/imagegen/mcpserver"
 )
@@ -36,23 +35,7 @@ func (s *inputStore) count() int { s.mu.Lock(); defer s.mu.Unlock(); return len(
 
 func editServer(t *testing.T, f *fakeJobs, store mcpserver.InputStore) *client.Client {
 	t.Helper()
-	s := mcpserver.New(mcpserver.Options{Jobs: f, Version: "test", InputStore: store})
-	c, err := client.NewInProcessClient(s.MCP())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	init := mcp.InitializeRequest{}
-	init.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
-	init.Params.ClientInfo = mcp.Implementation{Name: "test", Version: "1"}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return inProcessWith(t, mcpserver.Options{Jobs: f, Version: "test", InputStore: store})
 }
 
 // editModel takes up to 4 input images (FLUX.2), imgModel one with a

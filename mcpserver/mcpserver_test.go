@@ -110,23 +110,7 @@ func (f *fakeJobs) calls() (starts, lists int) {
 
 func inProcess(t *testing.T, j mcpserver.JobService) *client.Client {
 	t.Helper()
-	s := mcpserver.New(mcpserver.Options{Jobs: j, Version: "test"})
-	c, err := client.NewInProcessClient(s.MCP())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	init := mcp.InitializeRequest{}
-	init.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
-	init.Params.ClientInfo = mcp.Implementation{Name: "test", Version: "1"}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return inProcessWith(t, mcpserver.Options{Jobs: j, Version: "test"})
 }
 
 func call(t *testing.T, c *client.Client, name string, args any) *mcp.CallToolResult {

@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/mcp"
-
 	"github.com/imagegen/imagegen"
 	"github.com/imagegen/imagegen/history"
 	"github.com/imagegen/imagegen/jobs"
@@ -39,27 +36,6 @@ func statusOf(t *testing.T, f *fakeJobs) (body string, view map[string]any) {
 		t.Fatal(err)
 	}
 	return text(res), view
-}
-
-// inProcessServer is inProcess for a server built with more options.
-func inProcessServer(t *testing.T, s *mcpserver.Server) *client.Client {
-	t.Helper()
-	c, err := client.NewInProcessClient(s.MCP())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	init := mcp.InitializeRequest{}
-	init.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
-	init.Params.ClientInfo = mcp.Implementation{Name: "test", Version: "1"}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 func TestGetJobStatusShowsTheInputsOfAnEditAndNothingMoreForOtherJobs(t *testing.T) {
@@ -137,8 +113,8 @@ func TestGetJobStatusPastRetentionShowsTheRecordedInputs(t *testing.T) {
 	if err := store.Put(context.Background(), history.Key(editID, 0, created), b, history.ContentType); err != nil {
 		t.Fatal(err)
 	}
-	s := mcpserver.New(mcpserver.Options{Jobs: &fakeJobs{err: jobs.ErrNotFound}, History: store, Version: "test"})
-	res := call(t, inProcessServer(t, s), "get_job_status", map[string]any{"job_id": editID})
+	c := inProcessWith(t, mcpserver.Options{Jobs: &fakeJobs{err: jobs.ErrNotFound}, History: store, Version: "test"})
+	res := call(t, c, "get_job_status", map[string]any{"job_id": editID})
 	if res.IsError {
 		t.Fatalf("get_job_status: %s", text(res))
 	}
