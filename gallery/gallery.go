@@ -458,10 +458,8 @@ func recordJob(e history.Entry, url string, done time.Time) jobs.Job {
 		ImageURL: url, CreatedAt: e.CreatedAt, UpdatedAt: done,
 		Result:   &workflows.Result{ImageURL: url, ContentType: e.ContentType, SizeBytes: e.SizeBytes, Placeholder: e.Placeholder},
 		Inputs:   imagegen.ShowRefs(e.Request.Inputs),
+		Mask:     imagegen.ShowRef(e.Request.Mask),
 		Strength: e.Request.Strength,
-	}
-	if e.Request.Mask != "" {
-		j.Mask = imagegen.ShowRef(e.Request.Mask)
 	}
 	j.Cost = recordsCost(e)
 	return j

@@ -78,9 +78,7 @@ func Key(jobID string, index int, created time.Time) string {
 // Marshal encodes a record (compact, fields in a fixed order).
 func Marshal(r Record) ([]byte, error) {
 	r.Request.Inputs = imagegen.ShowRefs(r.Request.Inputs)
-	if r.Request.Mask != "" {
-		r.Request.Mask = imagegen.ShowRef(r.Request.Mask)
-	}
+	r.Request.Mask = imagegen.ShowRef(r.Request.Mask)
 	r.CreatedAt = r.CreatedAt.UTC()
 	r.GeneratedAt = r.GeneratedAt.UTC()
 	b, err := json.Marshal(r)

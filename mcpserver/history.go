@@ -92,10 +92,7 @@ func historyView(entries []history.Entry) JobView {
 		ImageURL: safeURL(first.URL), ContentType: first.ContentType, SizeBytes: first.SizeBytes,
 		Width: first.Width, Height: first.Height, Provider: first.Provider, Placeholder: first.Placeholder,
 		CreatedAt: formatTime(first.CreatedAt), UpdatedAt: formatTime(done), Note: pastRetention,
-		InputImages: imagegen.ShowRefs(first.Request.Inputs), Strength: first.Request.Strength,
-	}
-	if first.Request.Mask != "" {
-		v.Mask = imagegen.ShowRef(first.Request.Mask)
+		InputImages: imagegen.ShowRefs(first.Request.Inputs), Mask: imagegen.ShowRef(first.Request.Mask), Strength: first.Request.Strength,
 	}
 	if len(entries) > 1 {
 		for _, e := range entries {
