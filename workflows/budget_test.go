@@ -4,23 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/imagegen/imagegen"
-	"github.com/imagegen/imagegen/devserver"
 	"github.com/imagegen/imagegen/jobs"
-	"github.com/imagegen/imagegen/workersai"
 	"github.com/imagegen/imagegen/workersai/workersaitest"
 	"github.com/imagegen/imagegen/workflows"
 )
@@ -97,24 +93,7 @@ func startLedgerStack(t *testing.T) *ledgerStack {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := devserver.Start(ctx, devserver.Options{UIPort: -1, SearchAttributes: workflows.SearchAttributes()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
-	opts := srv.ClientOptions()
-	opts.Logger = sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-	c, err := client.Dial(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	fake := workersaitest.NewServer()
-	t.Cleanup(fake.Close)
-	provider, err := workersai.New(fake.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, fake, provider := startTemporal(t, ctx)
 	w := startWorkers(t, c, provider, true)
 	t.Cleanup(w.stop)
 	return &ledgerStack{c: c, fake: fake}

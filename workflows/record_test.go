@@ -57,24 +57,7 @@ func TestRecordHistories(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	srv, err := devserver.Start(ctx, devserver.Options{UIPort: -1, SearchAttributes: workflows.SearchAttributes()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
-	opts := srv.ClientOptions()
-	opts.Logger = sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-	c, err := client.Dial(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	fake := workersaitest.NewServer()
-	t.Cleanup(fake.Close)
-	provider, err := workersai.New(fake.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, fake, provider := startTemporal(t, ctx)
 
 	// Scripted faults, by prompt.
 	const (
@@ -402,6 +385,32 @@ func TestRecordHistories(t *testing.T) {
 // recordWorkers are a worker's two Temporal workers, as the service runs
 // them: the main queue (workflow and Generate) and the staging area's own
 // queue (Store).
+// startTemporal starts the real embedded Temporal server (devserver) and
+// the Workers AI fake, and returns a client of the one and the Workers AI
+// client of the other; all are stopped when t ends.
+func startTemporal(t *testing.T, ctx context.Context) (client.Client, *workersaitest.Server, *workersai.Client) {
+	t.Helper()
+	srv, err := devserver.Start(ctx, devserver.Options{UIPort: -1, SearchAttributes: workflows.SearchAttributes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	opts := srv.ClientOptions()
+	opts.Logger = sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	c, err := client.Dial(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	fake := workersaitest.NewServer()
+	t.Cleanup(fake.Close)
+	provider, err := workersai.New(fake.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, fake, provider
+}
+
 type recordWorkers struct {
 	c          client.Client
 	acts       *activities.Activities
