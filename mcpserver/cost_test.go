@@ -76,13 +76,58 @@ func TestGetJobStatusShowsTheEstimateWhileRunningAndTheCostWhenDone(t *testing.T
 	}
 }
 
-func TestARunningJobOnAPreviewServiceCostsNothing(t *testing.T) {
+func TestARunningJobOnAPreviewServiceCostsNothingInEveryTool(t *testing.T) {
 	running := jobs.Job{ID: costJobID, Status: workflows.StatusProcessing, Model: "flux-schnell", CreatedAt: time.Now(),
 		Cost: &workflows.Cost{Estimate: usdp(633_600)}}
 	c := inProcessWith(t, mcpserver.Options{Jobs: &fakeJobs{job: running}, Version: "test", Placeholder: true})
-	got := statusCost(t, c)
-	if got == nil || !got.Preview || got.Estimate != "$0.00" || !strings.HasPrefix(got.Summary, "preview: no cost") {
-		t.Errorf("cost = %+v, want preview: no cost", got)
+	jobArgs := map[string]any{"job_id": costJobID}
+	tests := []struct {
+		tool string
+		args map[string]any
+		cost func(t *testing.T, body []byte) *mcpserver.CostView
+	}{
+		{"get_job_status", jobArgs, func(t *testing.T, b []byte) *mcpserver.CostView {
+			var v mcpserver.JobView
+			mustUnmarshal(t, b, &v)
+			return v.Cost
+		}},
+		{"list_jobs", map[string]any{}, func(t *testing.T, b []byte) *mcpserver.CostView {
+			var l mcpserver.JobList
+			mustUnmarshal(t, b, &l)
+			if len(l.Jobs) != 1 {
+				t.Fatalf("list_jobs gave %d jobs, want 1", len(l.Jobs))
+			}
+			return l.Jobs[0].Cost
+		}},
+		{"cancel_job", jobArgs, func(t *testing.T, b []byte) *mcpserver.CostView {
+			var m mcpserver.ManageResult
+			mustUnmarshal(t, b, &m)
+			return m.Job.Cost
+		}},
+		{"retry_job", jobArgs, func(t *testing.T, b []byte) *mcpserver.CostView {
+			var m mcpserver.ManageResult
+			mustUnmarshal(t, b, &m)
+			return m.Job.Cost
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.tool, func(t *testing.T) {
+			res := call(t, c, tt.tool, tt.args)
+			if res.IsError {
+				t.Fatalf("%s: %s", tt.tool, text(res))
+			}
+			got := tt.cost(t, []byte(text(res)))
+			if got == nil || !got.Preview || got.Estimate != "$0.00" || !strings.HasPrefix(got.Summary, "preview: no cost") {
+				t.Errorf("cost = %+v, want preview: no cost", got)
+			}
+		})
+	}
+}
+
+func mustUnmarshal(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%v: %s", err, b)
 	}
 }
 

@@ -80,7 +80,7 @@ func (s *Server) listGenerationsTool() server.ServerTool {
 			return s.toolError(ctx, "list_generations", err), nil
 		}
 		for _, j := range list {
-			v := viewOf(j)
+			v := s.view(j)
 			out.Generations = append(out.Generations, Generation{
 				JobID: v.JobID, ImageURL: v.ImageURL, Prompt: v.Prompt, Model: v.Model,
 				ContentType: v.ContentType, Placeholder: v.Placeholder, CreatedAt: v.CreatedAt, CompletedAt: v.UpdatedAt,
@@ -132,7 +132,7 @@ func (s *Server) listJobsTool() server.ServerTool {
 		}
 		out := JobList{Jobs: make([]JobView, 0, len(list)), Status: status, Limit: limit, Offset: offset}
 		for _, j := range list {
-			out.Jobs = append(out.Jobs, viewOf(j))
+			out.Jobs = append(out.Jobs, s.view(j))
 		}
 		out.Count = len(out.Jobs)
 		return structured(out), nil

@@ -33,7 +33,7 @@ func (s *Server) cancelJobTool() server.ServerTool {
 		if err != nil {
 			return nil, err
 		}
-		return structured(ManageResult{JobID: id, Status: "canceling", Job: viewOf(job),
+		return structured(ManageResult{JobID: id, Status: "canceling", Job: s.view(job),
 			Message: fmt.Sprintf("Cancellation requested; job %s will end as canceled. get_job_status shows it.", id)}), nil
 	})}
 }
@@ -56,7 +56,7 @@ func (s *Server) retryJobTool() server.ServerTool {
 		if err != nil {
 			return nil, err
 		}
-		return structured(ManageResult{JobID: id, Status: string(job.Status), Job: viewOf(job),
+		return structured(ManageResult{JobID: id, Status: string(job.Status), Job: s.view(job),
 			Message: fmt.Sprintf("Job %s is running again. Call wait_for_completion with this job_id.", id)}), nil
 	})}
 }

@@ -69,7 +69,9 @@ type ImageView struct {
 	Cost string `json:"cost,omitempty"`
 }
 
-func viewOf(j jobs.Job) JobView {
+// view is how every tool shows a job. On a service that renders offline
+// placeholders a job costs nothing, even before it has finished.
+func (s *Server) view(j jobs.Job) JobView {
 	v := JobView{
 		JobID: j.ID, Status: string(j.Status), Stage: j.Stage, Prompt: j.Prompt, Model: j.Model,
 		ImageURL: j.ImageURL, Error: j.Error,
@@ -91,18 +93,7 @@ func viewOf(j jobs.Job) JobView {
 			v.Images = append(v.Images, iv)
 		}
 	}
-	v.Cost = costView(j, false)
-	return v
-}
-
-// view is viewOf for the tools that follow one job (get_job_status and the
-// waiting tools): on a service that renders offline placeholders a job
-// costs nothing even before it has finished.
-func (s *Server) view(j jobs.Job) JobView {
-	v := viewOf(j)
-	if s.opts.Placeholder {
-		v.Cost = costView(j, true)
-	}
+	v.Cost = costView(j, s.opts.Placeholder)
 	return v
 }
 
