@@ -108,15 +108,16 @@ func (c *Client) reserve(ctx context.Context, jobID string, req imagegen.Request
 	now := b.now()
 	day := workflows.BudgetDay(now)
 	ledger := workflows.BudgetLedgerID(day)
-	out, err := c.reserveOn(ctx, ledger, day, workflows.ReserveRequest{JobID: jobID, Model: req.Model, Amount: est, Limit: b.Daily})
+	out, err := c.reserveOn(ctx, day, workflows.ReserveRequest{JobID: jobID, Model: req.Model, Amount: est, Limit: b.Daily})
 	if err != nil {
 		return nil, false, c.refusal(err, est, now)
 	}
 	return &workflows.BudgetReservation{Ledger: ledger, Amount: out.Amount}, !out.Existing, nil
 }
 
-// reserveOn sends the reserve Update to a ledger, starting it if needed.
-func (c *Client) reserveOn(ctx context.Context, ledger, day string, req workflows.ReserveRequest) (workflows.ReserveResult, error) {
+// reserveOn sends the reserve Update to the ledger of day, starting it if
+// needed.
+func (c *Client) reserveOn(ctx context.Context, day string, req workflows.ReserveRequest) (workflows.ReserveResult, error) {
 	return ReserveOnLedger(ctx, c.temporal, workflows.BudgetInput{Day: day, OrphanGrace: c.budget.OrphanGrace}, req)
 }
 
@@ -219,7 +220,7 @@ func (c *Client) reserveRetry(ctx context.Context, id, model string) (*workflows
 	case in.Budget.Ledger != workflows.BudgetLedgerID(day):
 		return nil, budgetError(fmt.Sprintf("Refused: job %s was charged to an earlier day's budget, where a retry would be settled too. Start a new job with the same prompt instead (it is charged to today's). Nothing was retried.", id))
 	}
-	out, err := c.reserveOn(ctx, in.Budget.Ledger, day, workflows.ReserveRequest{JobID: id, Model: model, Amount: in.Budget.Amount, Limit: b.Daily})
+	out, err := c.reserveOn(ctx, day, workflows.ReserveRequest{JobID: id, Model: model, Amount: in.Budget.Amount, Limit: b.Daily})
 	if err != nil {
 		return nil, c.refusal(err, in.Budget.Amount, now)
 	}
