@@ -544,7 +544,7 @@ func (a *App) jobsClient(opts Options) *jobs.Client {
 	}
 	return jobs.New(a.temporal, jobs.Options{Namespace: opts.Temporal.Namespace, UIBaseURL: a.UIURL, Logger: a.log, IDSecret: a.idSecret,
 		Budget: jobs.Budget{
-			Daily: opts.Budget.Daily, PerJob: opts.Budget.PerJob, Estimate: imagegen.EstimateCost, OrphanGrace: opts.Budget.OrphanGrace,
+			Daily: opts.Budget.Daily, PerJob: opts.Budget.PerJob, OrphanGrace: opts.Budget.OrphanGrace,
 			// Free only where this process's own worker renders previews:
 			// a server cannot know its workers' provider, so it reserves
 			// estimates (a preview job then settles to 0).

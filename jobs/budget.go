@@ -25,10 +25,6 @@ type Budget struct {
 	Daily imagegen.USD
 	// PerJob is the most one job's estimate may be (0 = no ceiling).
 	PerJob imagegen.USD
-	// Estimate is what a job of n images will cost (imagegen.EstimateCost);
-	// false when its model has no published price. Required when Daily or
-	// PerJob is set.
-	Estimate func(req imagegen.Request, n int) (imagegen.USD, bool)
 	// Free says jobs cost nothing here (the preview provider renders every
 	// model): they are never refused and reserve nothing.
 	Free bool
@@ -82,11 +78,8 @@ func (b Budget) estimate(req imagegen.Request, n int) (imagegen.USD, error) {
 	if !b.Enabled() {
 		return 0, nil
 	}
-	if b.Estimate == nil {
-		return 0, errors.New("budget: no cost estimator configured")
-	}
-	n = max(n, 1)
-	est, ok := b.Estimate(req, n)
+	// The same figure workflows.NewInput puts in the job's plan.
+	est, ok := imagegen.EstimateCost(req, max(n, 1))
 	if !ok {
 		return 0, budgetError(fmt.Sprintf("Refused: model %s has no published price, so its jobs cannot be charged against the budget the operator set. Use a model with a price (list_models shows them). No job was started.", req.Model))
 	}

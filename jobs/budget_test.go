@@ -49,7 +49,7 @@ func TestStartReservesTheEstimateAndRefusesWhatDoesNotFit(t *testing.T) {
 	s := startStack(t)
 	req := imagegen.Request{Prompt: "a budgeted lighthouse", Model: "flux-schnell"}
 	est := estimate(t, req, 1)
-	jc := s.client(t, jobs.Options{Budget: jobs.Budget{Daily: 2*est + est/2, Estimate: imagegen.EstimateCost, Now: onDay("2099-02-01")}}, newRPCLog())
+	jc := s.client(t, jobs.Options{Budget: jobs.Budget{Daily: 2*est + est/2, Now: onDay("2099-02-01")}}, newRPCLog())
 	ctx := within(t)
 
 	var started []string
@@ -122,19 +122,18 @@ func TestBudgetRefusalsThatNeedNoLedger(t *testing.T) {
 	req := imagegen.Request{Prompt: "a ceiling", Model: "flux-schnell"}
 	est4 := estimate(t, req, 4)
 
-	ceiling := s.client(t, jobs.Options{Budget: jobs.Budget{PerJob: est4 - 1, Estimate: imagegen.EstimateCost, Now: onDay("2099-02-02")}}, newRPCLog())
+	ceiling := s.client(t, jobs.Options{Budget: jobs.Budget{PerJob: est4 - 1, Now: onDay("2099-02-02")}}, newRPCLog())
 	_, _, err := ceiling.StartWith(ctx, req, jobs.StartOptions{N: 4})
 	wantRefusal(t, err, "estimated at "+est4.String(), "per-job ceiling of "+(est4-1).String(), "No job was started")
 	if _, _, err := ceiling.StartWith(ctx, req, jobs.StartOptions{N: 1}); err != nil {
 		t.Errorf("a job under the ceiling was refused: %v", err)
 	}
 
-	unpriced := s.client(t, jobs.Options{Budget: jobs.Budget{Daily: imagegen.Dollar,
-		Estimate: func(imagegen.Request, int) (imagegen.USD, bool) { return 0, false }, Now: onDay("2099-02-03")}}, newRPCLog())
-	_, err = unpriced.Start(ctx, req)
-	wantRefusal(t, err, "flux-schnell has no published price")
+	unpriced := s.client(t, jobs.Options{Budget: jobs.Budget{Daily: imagegen.Dollar, Now: onDay("2099-02-03")}}, newRPCLog())
+	_, err = unpriced.Start(ctx, imagegen.Request{Prompt: "a ceiling", Model: "sdxl-lightning"})
+	wantRefusal(t, err, "sdxl-lightning has no published price")
 
-	free := s.client(t, jobs.Options{Budget: jobs.Budget{Daily: 1, Free: true, Estimate: imagegen.EstimateCost, Now: onDay("2099-02-04")}}, newRPCLog())
+	free := s.client(t, jobs.Options{Budget: jobs.Budget{Daily: 1, Free: true, Now: onDay("2099-02-04")}}, newRPCLog())
 	for range 3 {
 		if _, err := free.Start(ctx, req); err != nil {
 			t.Fatalf("a free job was refused: %v", err)
@@ -157,7 +156,7 @@ func TestARetriedCallReservesOnce(t *testing.T) {
 	ctx := within(t)
 	req := imagegen.Request{Prompt: "asked twice", Model: "flux-schnell"}
 	est := estimate(t, req, 1)
-	jc := s.client(t, jobs.Options{Budget: jobs.Budget{Daily: 10 * est, Estimate: imagegen.EstimateCost, Now: onDay("2099-02-05")}}, newRPCLog())
+	jc := s.client(t, jobs.Options{Budget: jobs.Budget{Daily: 10 * est, Now: onDay("2099-02-05")}}, newRPCLog())
 
 	entered, release := s.provider.hold(req.Prompt)
 	defer release()
@@ -203,7 +202,7 @@ func TestRetryReservesAgain(t *testing.T) {
 	req := imagegen.Request{Prompt: "fails, then is retried", Model: "flux-schnell"}
 	est := estimate(t, req, 1)
 	day := onDay("2099-02-06")
-	jc := s.client(t, jobs.Options{Budget: jobs.Budget{Daily: 2*est + est/2, Estimate: imagegen.EstimateCost, Now: day}}, newRPCLog())
+	jc := s.client(t, jobs.Options{Budget: jobs.Budget{Daily: 2*est + est/2, Now: day}}, newRPCLog())
 
 	s.provider.fail(req.Prompt, true)
 	job, err := jc.Start(ctx, req)
@@ -217,7 +216,7 @@ func TestRetryReservesAgain(t *testing.T) {
 	s.provider.fail(req.Prompt, false)
 
 	// A server whose limit leaves less than the estimate refuses the retry.
-	tight := s.client(t, jobs.Options{Budget: jobs.Budget{Daily: est / 2, Estimate: imagegen.EstimateCost, Now: day}}, newRPCLog())
+	tight := s.client(t, jobs.Options{Budget: jobs.Budget{Daily: est / 2, Now: day}}, newRPCLog())
 	_, err = tight.Retry(ctx, job.ID, "test")
 	wantRefusal(t, err, "estimated at "+est.String(), "00:00 UTC")
 	if got, err := jc.Get(ctx, job.ID); err != nil || got.Status != workflows.StatusFailed {
