@@ -21,25 +21,13 @@ type ImageReader interface {
 // maxResourceBytes bounds what one resource read returns inline.
 const maxResourceBytes = 8 << 20
 
-// imagesOf lists a job's images, the one-image case included.
-func imagesOf(job jobs.Job) []workflows.Image {
-	r := job.Result
-	if r == nil {
-		return nil
-	}
-	if len(r.Images) > 0 {
-		return r.Images
-	}
-	return []workflows.Image{{URL: r.ImageURL, Key: r.Key, ThumbnailKey: r.ThumbnailKey, ContentType: r.ContentType, SizeBytes: r.SizeBytes, Width: r.Width, Height: r.Height}}
-}
-
 // imageContent returns, for each image of a completed job, a small inline
 // thumbnail (a few KB instead of a full image that can pass 1 MB, the size at
 // which clients start to drop tool results) and a resource link to the full
 // image. Without an image reader it returns links only.
 func (s *Server) imageContent(ctx context.Context, job jobs.Job) []mcp.Content {
 	var out []mcp.Content
-	for i, img := range imagesOf(job) {
+	for i, img := range job.Images() {
 		if s.opts.ImageReader != nil && img.ThumbnailKey != "" {
 			if data, ct, err := s.opts.ImageReader.Get(ctx, img.ThumbnailKey); err == nil {
 				out = append(out, mcp.NewImageContent(base64.StdEncoding.EncodeToString(data), ct))
@@ -83,7 +71,7 @@ func (s *Server) registerResources() {
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", req.Params.URI, err)
 		}
-		imgs := imagesOf(job)
+		imgs := job.Images()
 		if job.Status != workflows.StatusCompleted {
 			return nil, fmt.Errorf("image %s: job %s has no such image (status %s)", req.Params.URI, id, job.Status)
 		}
@@ -120,7 +108,7 @@ func (s *Server) recentResources(ctx context.Context, _ any, _ *mcp.ListResource
 		return
 	}
 	for _, job := range list {
-		for i, img := range imagesOf(job) {
+		for i, img := range job.Images() {
 			r := mcp.NewResource(imageURI(job.ID, i), clip(job.Prompt, 80),
 				mcp.WithResourceDescription(fmt.Sprintf("%s, %s", job.Model, job.CreatedAt.UTC().Format("2006-01-02 15:04"))),
 				mcp.WithMIMEType(img.ContentType))
