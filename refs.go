@@ -48,8 +48,13 @@ const (
 	MaxInputImages = 4
 )
 
-// refJobID is the shape of a job id (a UUID, as package jobs makes them).
-var refJobID = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+// jobIDPattern is the shape of a job id: a lower-case UUID, as package jobs
+// makes them.
+var jobIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// IsJobID reports whether id has the shape of a job id. Tool arguments and
+// image references both check ids with it, so that they accept the same ids.
+func IsJobID(id string) bool { return jobIDPattern.MatchString(id) }
 
 // ParseRef parses a reference image: images://JOB (the job's first image),
 // images://JOB/INDEX, an http:// or https:// URL, or inline:sha256-HEX. The
@@ -70,7 +75,7 @@ func ParseRef(name, s string) (Ref, error) {
 	case strings.HasPrefix(lower, "images://"):
 		rest := s[len("images://"):]
 		id, idx, hasIdx := strings.Cut(rest, "/")
-		if !refJobID.MatchString(id) {
+		if !IsJobID(id) {
 			return bad("%s does not name a job: use images://JOB_ID with the job_id generate_image returned (a UUID), optionally /INDEX", quoteRef(s))
 		}
 		r := Ref{Kind: RefJob, JobID: id}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -113,16 +112,14 @@ func New(c client.Client, opts Options) *Client {
 	}
 }
 
-// jobIDPattern accepts the UUIDs this service makes. Anything else is refused
-// before it reaches Temporal, so path-like or huge ids never travel further.
-var jobIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
-// ValidateID checks that id looks like a job id.
+// ValidateID checks that id looks like a job id (imagegen.IsJobID: the UUIDs
+// this service makes). Anything else is refused before it reaches Temporal,
+// so path-like or huge ids never travel further.
 func ValidateID(id string) error {
 	if id == "" {
 		return &imagegen.Error{Kind: imagegen.KindInvalidInput, Message: "job_id is empty: pass the job_id returned by generate_image"}
 	}
-	if !jobIDPattern.MatchString(id) {
+	if !imagegen.IsJobID(id) {
 		shown := id
 		if len(shown) > 40 {
 			shown = shown[:40] + "…"
